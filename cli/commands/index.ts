@@ -1,0 +1,7 @@
+// The registry of subcommands: one import and one entry per command module.
+import type { Command } from '../command.ts';
+import { errorsCommand } from './errors.ts';
+
+export const COMMANDS: Command[] = [
+  errorsCommand,
+];
