@@ -1,0 +1,27 @@
+// Public API of the verifier: everything an auditor, the CLI, the enclave and the KMS
+// emulator need to check attestation documents and receipts offline.
+export { verifyAttestationDocument } from './verify-attestation.ts';
+export {
+  parseAttestationDocument,
+  parseAttestationPayload,
+  MAX_DOCUMENT_BYTES,
+  MAX_OPTIONAL_FIELD_BYTES,
+  type ParsedAttestation,
+} from './attestation.ts';
+export { AWS_NITRO_ROOT_G1_DER, AWS_NITRO_ROOT_G1_SHA256, pemCertificateToDer, sha256Hex } from './aws-root.ts';
+export { pcrExtend, instanceIdPcr4, isDebugDocument } from './pcr.ts';
+export { MAX_FUTURE_SKEW_MS } from './time.ts';
+export { clearChainCache } from './chain.ts';
+export { coseSign1SigStructure, type CoseSign1 } from './cose.ts';
+export { VerificationError, isVerificationError, fail, VERIFY_ERROR_CODES, type VerifyErrorCode } from './errors.ts';
+export { parseBuildManifest, manifestPcrs, serializeBuildManifest, BUILD_MANIFEST_SCHEMA, type BuildManifest } from './build-manifest.ts';
+export type {
+  AttestationDocument,
+  AttestationVerification,
+  CheckResult,
+  CheckStatus,
+  PcrExpectations,
+  TrustInfo,
+  VerificationTime,
+  VerifyAttestationOptions,
+} from './types.ts';
