@@ -420,3 +420,32 @@ export function toWireError(e: unknown): WireError {
   }
   return { code: 'INTERNAL', message: 'internal error in the enclave' };
 }
+
+// --- outbound tunnel preamble -------------------------------------------------------------
+//
+// The enclave has no network. Its outbound streams (TLS to KMS) go through a Unix socket
+// that socat bridges to the host's egress proxy. Before any TLS byte, the enclave writes one
+// line naming where it wants to go; the proxy answers one line, then relays bytes verbatim:
+//   enclave → proxy:  "AP-TUNNEL/1 <host> <port>\n"
+//   proxy → enclave:  "OK\n"  or  "DENY <reason>\n" (and closes)
+// TLS runs inside the enclave end to end, so the proxy sees only ciphertext.
+
+export const TUNNEL_PREAMBLE_MAX_BYTES = 300;
+const TUNNEL_HOST = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+export function encodeTunnelPreamble(host: string, port: number): string {
+  if (!TUNNEL_HOST.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new EnclaveProtocolError('MALFORMED_MESSAGE', `tunnel destination ${host.slice(0, 64)}:${port} is not a host name and port`);
+  }
+  return `AP-TUNNEL/1 ${host} ${port}\n`;
+}
+
+/** Parse the preamble line (without its newline); null when it is not a valid preamble. */
+export function parseTunnelPreamble(line: string): { host: string; port: number } | null {
+  const m = /^AP-TUNNEL\/1 (\S+) ([0-9]{1,5})$/.exec(line);
+  if (m === null) return null;
+  const host = (m[1] as string).toLowerCase();
+  const port = Number(m[2]);
+  if (!TUNNEL_HOST.test(host) || port < 1 || port > 65535) return null;
+  return { host, port };
+}

@@ -1,7 +1,7 @@
 // Shared by the enclave-*/host-* tests: throwaway git repositories (real git, either object
 // format), a raw frame client for protocol-level tests, and a fake NSM for transport tests.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -83,4 +83,21 @@ export function fakeNsm(): EnclaveNsm {
       return new Uint8Array(n);
     },
   };
+}
+
+/** A throwaway CA and a server certificate for `names` (DNS or IP), made with the openssl CLI. */
+export function makeTlsMaterial(names: string[]): { caPem: string; certPem: string; keyPem: string; otherCaPem: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'ap-tls-'));
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ca = (name: string) =>
+    ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`,
+      '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  ca('ca');
+  ca('other-ca');
+  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=server');
+  const san = names.map((n) => (net.isIP(n) !== 0 ? `IP:${n}` : `DNS:${n}`)).join(',');
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=${san}\n`);
+  ossl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf');
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  return { caPem: read('ca.pem'), certPem: read('srv.pem'), keyPem: read('srv.key'), otherCaPem: read('other-ca.pem') };
 }
