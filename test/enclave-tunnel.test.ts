@@ -19,7 +19,7 @@ let proxy: RunningEgressProxy;
 const tunnelPath = tempSocketPath('tunnel.sock');
 const relayed: Buffer[] = [];
 const events: EgressEvent[] = [];
-const seenServernames: Array<string | false> = [];
+const seenServernames: Array<string | false | null> = [];
 const seenBodies: string[] = [];
 
 beforeAll(async () => {
