@@ -1,0 +1,265 @@
+// The in-toto Statement v1 a receipt signs, with our predicate
+// (`https://attested-pack.dev/receipt/v1`). One strict validator serves both directions:
+// the enclave's builder runs it before signing, the verifier runs it after the signature
+// checks, so nothing can be signed that an auditor would refuse. docs/receipt.md is the spec.
+import { fail } from './errors.ts';
+
+export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const RECEIPT_PREDICATE_TYPE = 'https://attested-pack.dev/receipt/v1';
+export const BUILDER_NAME = 'attested-pack';
+export const MAX_STATEMENT_BYTES = 256 * 1024;
+export const MAX_CELLS = 1024;
+export const MAX_NAMESPACES = 1024;
+export const MAX_SOPS_KEYS = 64;
+
+export type ObjectFormat = 'sha1' | 'sha256';
+
+export interface ReceiptCell {
+  namespace: string;
+  environment: string;
+  /** Repository-relative path of the SOPS file. */
+  path: string;
+  /** Git blob id of the SOPS file, verified against the commit's trees. */
+  blob: string;
+}
+
+export interface ReceiptSource {
+  /** As claimed by the caller; informational. */
+  repository: string;
+  /** Commit id the enclave computed from the raw commit object. */
+  commit: string;
+  objectFormat: ObjectFormat;
+  /** Git blob id of clef.yaml. */
+  clefYaml: string;
+  cells: ReceiptCell[];
+}
+
+export interface ReceiptPack {
+  identity: string;
+  environment: string;
+  namespaces: string[];
+  /** Clef revision "<epoch-ms>-<8 hex>". */
+  revision: string;
+  /** ISO-8601 UTC with milliseconds. */
+  packedAt: string;
+}
+
+export interface ReceiptKms {
+  sopsDecryptKeys: string[];
+  envelopeKey: string | null;
+  signingKey: string | null;
+}
+
+export interface ReceiptPredicate {
+  source: ReceiptSource;
+  pack: ReceiptPack;
+  kms: ReceiptKms;
+  artifact: { sha256: string };
+  builder: { name: typeof BUILDER_NAME; version: string };
+}
+
+export interface StatementSubject {
+  name: string;
+  digest: { sha256: string };
+}
+
+export interface Statement {
+  _type: typeof IN_TOTO_STATEMENT_TYPE;
+  subject: [StatementSubject];
+  predicateType: typeof RECEIPT_PREDICATE_TYPE;
+  predicate: ReceiptPredicate;
+}
+
+/** What the enclave knows after a pack; the statement is derived from it. */
+export interface ReceiptPredicateInput {
+  /** Artifact file name, e.g. "<identity>/<environment>.json". */
+  artifactName: string;
+  source: ReceiptSource;
+  pack: ReceiptPack;
+  kms: ReceiptKms;
+  /** SHA-256 of the artifact file bytes, lowercase hex. */
+  artifactSha256: string;
+  /** Version of the attested-pack build running in the enclave. */
+  builderVersion: string;
+}
+
+const HEX = { sha1: /^[0-9a-f]{40}$/, sha256: /^[0-9a-f]{64}$/ } as const;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const IDENTITY = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const CLEF_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+const REVISION = /^[0-9]{1,16}-[0-9a-f]{8}$/;
+const PACKED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)\/[A-Za-z0-9/_+=.@-]{1,256}$/;
+const VERSION = /^[0-9A-Za-z.+-]{1,64}$/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function bad(where: string, message: string): never {
+  fail('STATEMENT_MALFORMED', `${where} ${message}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function object(v: unknown, members: readonly string[], where: string): Record<string, unknown> {
+  if (!isRecord(v)) bad(where, 'must be an object');
+  for (const k of Object.keys(v)) if (!members.includes(k)) bad(where, `has an unknown member "${k}"`);
+  for (const k of members) if (!(k in v)) bad(where, `lacks "${k}"`);
+  return v;
+}
+
+function text(v: unknown, where: string, max: number, pattern?: RegExp): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) bad(where, `must be a string of 1 to ${max} characters`);
+  if (CONTROL.test(v)) bad(where, 'must not contain control characters');
+  if (pattern !== undefined && !pattern.test(v)) bad(where, `has the wrong format (${pattern.source})`);
+  return v;
+}
+
+function array(v: unknown, where: string, max: number): unknown[] {
+  if (!Array.isArray(v) || v.length > max) bad(where, `must be an array of at most ${max} elements`);
+  return v;
+}
+
+function uniqueStrings(items: string[], where: string): string[] {
+  if (new Set(items).size !== items.length) bad(where, 'must not repeat an element');
+  return items;
+}
+
+function repoPath(v: unknown, where: string): string {
+  const p = text(v, where, 4096);
+  if (p.startsWith('/') || p.includes('\\')) bad(where, 'must be a relative, "/"-separated repository path');
+  for (const seg of p.split('/')) if (seg === '' || seg === '.' || seg === '..') bad(where, 'has an empty, "." or ".." segment');
+  return p;
+}
+
+function packedAt(v: unknown, where: string): string {
+  const s = text(v, where, 24, PACKED_AT);
+  // The pattern admits 2026-02-31; a real instant must print back identically.
+  const t = Date.parse(s);
+  if (!Number.isFinite(t) || new Date(t).toISOString() !== s) bad(where, 'is not a real UTC instant');
+  return s;
+}
+
+function arnOrNull(v: unknown, where: string): string | null {
+  return v === null ? null : text(v, where, 2048, KMS_ARN);
+}
+
+function parseSource(v: unknown, pack: ReceiptPack): ReceiptSource {
+  const o = object(v, ['repository', 'commit', 'objectFormat', 'clefYaml', 'cells'], 'predicate.source');
+  if (o.objectFormat !== 'sha1' && o.objectFormat !== 'sha256') bad('predicate.source.objectFormat', 'must be "sha1" or "sha256"');
+  const format: ObjectFormat = o.objectFormat;
+  const id = HEX[format];
+  const seen = new Set<string>();
+  const cells = array(o.cells, 'predicate.source.cells', MAX_CELLS).map((c, i): ReceiptCell => {
+    const where = `predicate.source.cells[${i}]`;
+    const cell = object(c, ['namespace', 'environment', 'path', 'blob'], where);
+    const namespace = text(cell.namespace, `${where}.namespace`, 64, CLEF_NAME);
+    if (!pack.namespaces.includes(namespace)) bad(`${where}.namespace`, `"${namespace}" is not one of pack.namespaces`);
+    if (seen.has(namespace)) bad(`${where}.namespace`, `"${namespace}" appears twice`);
+    seen.add(namespace);
+    const environment = text(cell.environment, `${where}.environment`, 64, CLEF_NAME);
+    if (environment !== pack.environment) bad(`${where}.environment`, 'must equal pack.environment');
+    return { namespace, environment, path: repoPath(cell.path, `${where}.path`), blob: text(cell.blob, `${where}.blob`, 64, id) };
+  });
+  return {
+    repository: text(o.repository, 'predicate.source.repository', 1024),
+    commit: text(o.commit, 'predicate.source.commit', 64, id),
+    objectFormat: format,
+    clefYaml: text(o.clefYaml, 'predicate.source.clefYaml', 64, id),
+    cells,
+  };
+}
+
+function parsePack(v: unknown): ReceiptPack {
+  const o = object(v, ['identity', 'environment', 'namespaces', 'revision', 'packedAt'], 'predicate.pack');
+  const namespaces = array(o.namespaces, 'predicate.pack.namespaces', MAX_NAMESPACES).map((n, i) =>
+    text(n, `predicate.pack.namespaces[${i}]`, 64, CLEF_NAME),
+  );
+  if (namespaces.length === 0) bad('predicate.pack.namespaces', 'must not be empty');
+  return {
+    identity: text(o.identity, 'predicate.pack.identity', 63, IDENTITY),
+    environment: text(o.environment, 'predicate.pack.environment', 64, CLEF_NAME),
+    namespaces: uniqueStrings(namespaces, 'predicate.pack.namespaces'),
+    revision: text(o.revision, 'predicate.pack.revision', 25, REVISION),
+    packedAt: packedAt(o.packedAt, 'predicate.pack.packedAt'),
+  };
+}
+
+function parseKms(v: unknown): ReceiptKms {
+  const o = object(v, ['sopsDecryptKeys', 'envelopeKey', 'signingKey'], 'predicate.kms');
+  const keys = array(o.sopsDecryptKeys, 'predicate.kms.sopsDecryptKeys', MAX_SOPS_KEYS).map((k, i) =>
+    text(k, `predicate.kms.sopsDecryptKeys[${i}]`, 2048, KMS_ARN),
+  );
+  return {
+    sopsDecryptKeys: uniqueStrings(keys, 'predicate.kms.sopsDecryptKeys'),
+    envelopeKey: arnOrNull(o.envelopeKey, 'predicate.kms.envelopeKey'),
+    signingKey: arnOrNull(o.signingKey, 'predicate.kms.signingKey'),
+  };
+}
+
+function parsePredicate(v: unknown): ReceiptPredicate {
+  const o = object(v, ['source', 'pack', 'kms', 'artifact', 'builder'], 'predicate');
+  const pack = parsePack(o.pack);
+  const artifact = object(o.artifact, ['sha256'], 'predicate.artifact');
+  const builder = object(o.builder, ['name', 'version'], 'predicate.builder');
+  if (builder.name !== BUILDER_NAME) bad('predicate.builder.name', `must be "${BUILDER_NAME}"`);
+  return {
+    source: parseSource(o.source, pack),
+    pack,
+    kms: parseKms(o.kms),
+    artifact: { sha256: text(artifact.sha256, 'predicate.artifact.sha256', 64, SHA256_HEX) },
+    builder: { name: BUILDER_NAME, version: text(builder.version, 'predicate.builder.version', 64, VERSION) },
+  };
+}
+
+/** Validate a decoded JSON value as a receipt statement. Throws STATEMENT_MALFORMED. */
+export function validateStatement(value: unknown): Statement {
+  const o = object(value, ['_type', 'subject', 'predicateType', 'predicate'], 'statement');
+  if (o._type !== IN_TOTO_STATEMENT_TYPE) bad('statement._type', `must be "${IN_TOTO_STATEMENT_TYPE}"`);
+  if (o.predicateType !== RECEIPT_PREDICATE_TYPE) bad('statement.predicateType', `must be "${RECEIPT_PREDICATE_TYPE}"`);
+  const subjects = array(o.subject, 'statement.subject', 1);
+  if (subjects.length !== 1) bad('statement.subject', 'must have exactly one element (the artifact)');
+  const s = object(subjects[0], ['name', 'digest'], 'statement.subject[0]');
+  const digest = object(s.digest, ['sha256'], 'statement.subject[0].digest');
+  const subject: StatementSubject = {
+    name: text(s.name, 'statement.subject[0].name', 256),
+    digest: { sha256: text(digest.sha256, 'statement.subject[0].digest.sha256', 64, SHA256_HEX) },
+  };
+  return { _type: IN_TOTO_STATEMENT_TYPE, subject: [subject], predicateType: RECEIPT_PREDICATE_TYPE, predicate: parsePredicate(o.predicate) };
+}
+
+/** Parse the DSSE payload bytes (UTF-8 JSON) as a receipt statement. */
+export function parseStatement(bytes: Uint8Array): Statement {
+  if (bytes.length > MAX_STATEMENT_BYTES) fail('STATEMENT_MALFORMED', `statement is larger than ${MAX_STATEMENT_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    fail('STATEMENT_MALFORMED', `statement is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  return validateStatement(raw);
+}
+
+/** Build (and validate) the statement for one pack; members in the documented order. */
+export function buildReceiptStatement(input: ReceiptPredicateInput): Statement {
+  return validateStatement({
+    _type: IN_TOTO_STATEMENT_TYPE,
+    subject: [{ name: input.artifactName, digest: { sha256: input.artifactSha256 } }],
+    predicateType: RECEIPT_PREDICATE_TYPE,
+    predicate: {
+      source: input.source,
+      pack: input.pack,
+      kms: input.kms,
+      artifact: { sha256: input.artifactSha256 },
+      builder: { name: BUILDER_NAME, version: input.builderVersion },
+    },
+  });
+}
+
+/** The DSSE payload bytes: compact UTF-8 JSON of a validated statement. */
+export function serializeStatement(statement: Statement): Uint8Array {
+  const bytes = new TextEncoder().encode(JSON.stringify(validateStatement(statement)));
+  if (bytes.length > MAX_STATEMENT_BYTES) fail('STATEMENT_MALFORMED', `statement is larger than ${MAX_STATEMENT_BYTES} bytes`);
+  return bytes;
+}
