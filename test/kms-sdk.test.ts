@@ -124,7 +124,8 @@ describe('symmetric cryptography', () => {
     expect(Buffer.from(dec.Plaintext!).toString()).toBe('secret value');
     expect(dec.KeyId).toBe(symArn);
 
-    for (const wrong of <Record<string, string>[]>[{}, { identity: 'payments' }, { ...ctx, environment: 'staging' }, { ...ctx, extra: 'x' }]) {
+    const wrongContexts: Record<string, string>[] = [{}, { identity: 'payments' }, { ...ctx, environment: 'staging' }, { ...ctx, extra: 'x' }];
+    for (const wrong of wrongContexts) {
       const e = await rejection(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob, EncryptionContext: wrong })));
       expect(e).toBeInstanceOf(InvalidCiphertextException);
     }
