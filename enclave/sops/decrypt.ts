@@ -1,0 +1,98 @@
+// Decrypting a parsed SOPS file: unwrap the data key, decrypt every leaf the rules say is
+// encrypted (anything else under an encrypted path is refused, so plaintext cannot be
+// slipped into an encrypted file), recompute the MAC over all documents and compare it
+// with the stored one. Nothing is returned unless every check passes.
+import { decryptValue, looksEncrypted, parseEncValue } from './cipher.ts';
+import type { ParsedSops } from './document.ts';
+import { SopsError } from './errors.ts';
+import { MacBuilder, macEquals } from './mac.ts';
+import { aadFor, encryptPredicate } from './rules.ts';
+import { toPlain, type PlainValue } from './plain.ts';
+import { leaf, type SopsBranch, type SopsComment, type SopsLeaf } from './tree.ts';
+import type { DataKeyUnwrapper } from './unwrap.ts';
+import { walkBranch } from './walk.ts';
+
+export interface DecryptedSops {
+  readonly fileName: string;
+  /** Decrypted documents, comments and types kept. */
+  readonly branches: readonly SopsBranch[];
+  /** The first document as plain JavaScript values (what `sops -d` output parses to). */
+  readonly data: Record<string, PlainValue>;
+  /** The verified MAC (uppercase hex). */
+  readonly mac: string;
+}
+
+/** Decrypt with a data key already in hand (the caller keeps ownership of `key`). */
+export function decryptSopsWithKey(parsed: ParsedSops, key: Uint8Array): DecryptedSops {
+  const { fileName, metadata } = parsed;
+  const shouldEncrypt = encryptPredicate(metadata, { fileName });
+  const mac = new MacBuilder(metadata.macOnlyEncrypted);
+  const branches = parsed.branches.map((b) =>
+    walkBranch(b, (node, path): SopsLeaf | SopsComment => {
+      const encrypted = shouldEncrypt(path);
+      if (node.kind === 'comment') {
+        // Comments are not in the MAC; sops keeps one that does not decrypt as it is.
+        if (!encrypted || !looksEncrypted(node.text) || parseEncValue(node.text)?.type !== 'comment') return node;
+        try {
+          return { kind: 'comment', text: decryptValue(node.text, key, aadFor(path), { fileName }).text };
+        } catch {
+          return node;
+        }
+      }
+      if (!encrypted) {
+        mac.add(false, node.raw ?? node.text);
+        return node;
+      }
+      const keyPath = aadFor(path);
+      if (node.type !== 'str') {
+        throw new SopsError('SOPS_VALUE_MALFORMED', `expected an encrypted value, found a plaintext ${node.type}`, { fileName, keyPath });
+      }
+      if (node.text === '') {
+        mac.add(true, '');
+        return node;
+      }
+      const v = decryptValue(node.text, key, keyPath, { fileName, keyPath });
+      if (v.type === 'comment') {
+        throw new SopsError('SOPS_VALUE_MALFORMED', 'a value is typed as a comment', { fileName, keyPath });
+      }
+      const out: SopsLeaf = v.raw === undefined ? leaf(v.type, v.text) : { kind: 'leaf', type: v.type, text: v.text, raw: v.raw };
+      mac.add(true, out.raw ?? out.text);
+      return out;
+    }),
+  );
+  const computed = mac.hex();
+  let stored: string;
+  try {
+    const v = decryptValue(metadata.mac, key, metadata.lastModifiedCanonical, { fileName, keyPath: 'sops.mac' });
+    if (v.type !== 'str') throw new SopsError('SOPS_MAC_MISMATCH', 'stored MAC is not a str value', { fileName });
+    stored = v.text;
+  } catch (e) {
+    if (e instanceof SopsError && e.code === 'SOPS_MAC_MISMATCH') throw e;
+    throw new SopsError(
+      'SOPS_MAC_MISMATCH',
+      metadata.mac === '' ? 'file has no MAC' : 'stored MAC does not decrypt (tampered mac or lastmodified, or wrong data key)',
+      { fileName },
+    );
+  }
+  if (!macEquals(stored, computed)) {
+    throw new SopsError('SOPS_MAC_MISMATCH', 'MAC mismatch: the file contents were changed after encryption', { fileName });
+  }
+  const first = branches[0];
+  return {
+    fileName,
+    branches,
+    data: first === undefined ? {} : (toPlain(first) as Record<string, PlainValue>),
+    mac: computed,
+  };
+}
+
+/** Unwrap the data key, decrypt and verify; the data key is zeroed before returning. */
+export async function decryptSops(parsed: ParsedSops, unwrapper: DataKeyUnwrapper): Promise<DecryptedSops> {
+  const key = await unwrapper.unwrap(parsed.metadata, parsed.fileName);
+  try {
+    if (key.length !== 32) throw new SopsError('SOPS_NO_DATA_KEY', `data key is ${key.length} bytes, expected 32`, { fileName: parsed.fileName });
+    return decryptSopsWithKey(parsed, key);
+  } finally {
+    key.fill(0);
+  }
+}

@@ -1,0 +1,151 @@
+// Getting a file's data key back. A DataKeyUnwrapper turns the metadata into the 32-byte
+// key; the stock one walks the key groups as sops does (age keys first, then the file's
+// order; one success per group; Shamir-combine when there are several groups) and asks a
+// per-backend function for each master key. Backends: AWS KMS through a decrypt function
+// (so the enclave can call KMS Decrypt with Recipient), and age identities.
+import { Decrypter, armor } from 'age-encryption';
+import { SopsError } from './errors.ts';
+import type { AgeMasterKey, KmsMasterKey, MasterKey, SopsMetadata } from './metadata.ts';
+import { shamirCombine } from './shamir.ts';
+
+export interface DataKeyUnwrapper {
+  /** Returns the file's data key (the caller zeroes it after use) or throws SopsError. */
+  unwrap(meta: SopsMetadata, fileName: string): Promise<Uint8Array>;
+}
+
+/** KMS Decrypt as sops calls it: KeyId = the ARN, the file's context (empty when none). */
+export type KmsDecryptFn = (req: {
+  keyArn: string;
+  ciphertextBlob: Uint8Array;
+  encryptionContext: Record<string, string>;
+}) => Promise<Uint8Array>;
+
+/** Per-master-key attempt: a key, `undefined` for "not mine", or a thrown error. */
+export type MasterKeyOpener = (key: MasterKey) => Promise<Uint8Array | undefined>;
+
+const DATA_KEY_LEN = 32;
+
+function describe(k: MasterKey): string {
+  switch (k.type) {
+    case 'age': return `age ${k.recipient}`;
+    case 'kms': return `kms ${k.arn}`;
+    default: return k.type;
+  }
+}
+
+async function openGroup(group: readonly MasterKey[], openers: readonly MasterKeyOpener[], errors: string[]): Promise<Uint8Array | undefined> {
+  // sops' DefaultDecryptionOrder puts age (then pgp) first; the rest keep file order.
+  const ordered = [...group.filter((k) => k.type === 'age'), ...group.filter((k) => k.type !== 'age')];
+  for (const key of ordered) {
+    for (const open of openers) {
+      try {
+        const part = await open(key);
+        if (part !== undefined) return part;
+      } catch (e) {
+        errors.push(`${describe(key)}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The standard unwrapper: tries every opener on every master key, group by group. */
+export function keyGroupUnwrapper(...openers: MasterKeyOpener[]): DataKeyUnwrapper {
+  return {
+    async unwrap(meta, fileName) {
+      const errors: string[] = [];
+      const parts: Uint8Array[] = [];
+      for (const g of meta.keyGroups) {
+        const part = await openGroup(g, openers, errors);
+        if (part !== undefined) parts.push(part);
+      }
+      const detail = errors.length === 0 ? '' : ` (${errors.join('; ')})`;
+      let key: Uint8Array;
+      if (meta.keyGroups.length > 1) {
+        const need = meta.shamirThreshold > 0 ? meta.shamirThreshold : meta.keyGroups.length;
+        if (parts.length < need) {
+          for (const p of parts) p.fill(0);
+          throw new SopsError('SOPS_NO_DATA_KEY', `only ${parts.length} of ${need} required key groups could be opened${detail}`, { fileName });
+        }
+        try {
+          key = shamirCombine(parts);
+        } catch (e) {
+          throw new SopsError('SOPS_NO_DATA_KEY', `cannot combine Shamir shares: ${(e as Error).message}`, { fileName });
+        } finally {
+          for (const p of parts) p.fill(0);
+        }
+      } else {
+        const only = parts[0];
+        if (only === undefined) {
+          throw new SopsError('SOPS_NO_DATA_KEY', `none of the file's master keys could be opened${detail === '' ? ' (no matching key supplied)' : detail}`, { fileName });
+        }
+        key = only;
+      }
+      if (key.length !== DATA_KEY_LEN) {
+        key.fill(0);
+        throw new SopsError('SOPS_NO_DATA_KEY', `unwrapped data key is ${key.length} bytes, expected ${DATA_KEY_LEN}`, { fileName });
+      }
+      return key;
+    },
+  };
+}
+
+function strictBase64(s: string): Uint8Array {
+  const t = s.replace(/\s+/g, '');
+  const b = Buffer.from(t, 'base64');
+  if (b.toString('base64') !== t || b.length === 0) throw new Error('enc is not valid base64');
+  return b;
+}
+
+/** AWS KMS master keys, through a decrypt function (KMS Decrypt, or Decrypt+Recipient). */
+export function kmsOpener(decrypt: KmsDecryptFn): MasterKeyOpener {
+  return async (key) => {
+    if (key.type !== 'kms') return undefined;
+    const k: KmsMasterKey = key;
+    // sops would AssumeRole `k.role` first; credentials are the decrypt function's job.
+    const out = await decrypt({ keyArn: k.arn, ciphertextBlob: strictBase64(k.enc), encryptionContext: { ...(k.context ?? {}) } });
+    return out;
+  };
+}
+
+/** age master keys, with `AGE-SECRET-KEY-1…` identities (one file may hold several). */
+export function ageOpener(identities: readonly string[]): MasterKeyOpener {
+  const ids = identities.map((s) => s.trim()).filter((s) => s !== '');
+  return async (key) => {
+    if (key.type !== 'age' || ids.length === 0) return undefined;
+    const k: AgeMasterKey = key;
+    let file: Uint8Array;
+    try {
+      file = armor.decode(k.enc);
+    } catch (e) {
+      throw new Error(`enc is not an armored age file: ${(e as Error).message}`);
+    }
+    const d = new Decrypter();
+    for (const id of ids) d.addIdentity(id);
+    try {
+      return await d.decrypt(file);
+    } catch (e) {
+      // "no identity matched" means not ours: try the next master key quietly.
+      if (/no identity matched/i.test((e as Error).message)) return undefined;
+      throw e;
+    }
+  };
+}
+
+export function ageUnwrapper(identities: readonly string[]): DataKeyUnwrapper {
+  return keyGroupUnwrapper(ageOpener(identities));
+}
+
+export function kmsUnwrapper(decrypt: KmsDecryptFn): DataKeyUnwrapper {
+  return keyGroupUnwrapper(kmsOpener(decrypt));
+}
+
+/** A fixed data key (tests, benchmarks, or a key obtained out of band). */
+export function staticKeyUnwrapper(key: Uint8Array): DataKeyUnwrapper {
+  return { unwrap: async () => Uint8Array.from(key) };
+}
+
+/** Parse an age identity file (comments and blank lines allowed), as SOPS_AGE_KEY_FILE is read. */
+export function parseAgeIdentityFile(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith('AGE-SECRET-KEY-'));
+}
