@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, Encoder, Tag } from 'cbor-x';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isVerificationError, parseAttestationDocument, verifyAttestationDocument, type VerifyAttestationOptions } from '../verifier/index.ts';
 import { createTestCa, DEFAULT_MODULE_ID, type TestCa } from './attestation-issuer.ts';
 
 const enc = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
@@ -170,6 +171,82 @@ describe('simulated attestation issuer', () => {
     await expect(createTestCa({ rootCommonName: 'aws.nitro-enclaves' })).rejects.toThrow(/SIMULATED/);
     await expect(ca.issue({ pcrs: new Map(), nonce: new Uint8Array(1025) })).rejects.toThrow(/nonce/);
     await expect(ca.issue({ pcrs: new Map([[0, new Uint8Array(32)]]) })).rejects.toThrow(/PCR0/);
+  });
+});
+
+function refusalCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isVerificationError(e)) return e.code;
+    throw e;
+  }
+  return 'verified';
+}
+
+describe('against verifyAttestationDocument (helper verifier-core)', () => {
+  const pcrs = new Map([[0, pcr0], [1, pcr1], [2, pcr2]]);
+  const at = (extra: Partial<VerifyAttestationOptions> = {}): VerifyAttestationOptions => ({
+    root: ca.rootDer,
+    time: { kind: 'fixed', at: T0 },
+    pcrs: { expected: pcrs },
+    ...extra,
+  });
+
+  it('verifies definite, indefinite and tagged documents only with the simulator root passed explicitly', async () => {
+    for (const shape of [{}, { indefiniteLengthMap: true }, { tagged: true }, { indefiniteLengthMap: true, tagged: true }]) {
+      const bytes = await ca.issue({ pcrs, nonce: Uint8Array.of(9), ...shape });
+      const result = verifyAttestationDocument(bytes, at({ expectedNonce: Uint8Array.of(9) }));
+      expect(result.trust.kind).toBe('simulated');
+      expect(result.checks.filter((c) => c.status === 'fail')).toEqual([]);
+      expect(parseAttestationDocument(bytes).tagged).toBe(shape.tagged === true);
+      // The default trust anchor is the AWS Nitro root G1: a simulated document never passes it.
+      expect(refusalCode(() => verifyAttestationDocument(bytes, at({ root: undefined })))).toBe('CHAIN_UNTRUSTED_ROOT');
+      // Nor with another simulated CA's root.
+      const other = await createTestCa({ now: () => T0 });
+      expect(refusalCode(() => verifyAttestationDocument(bytes, at({ root: other.rootDer })))).toBe('CHAIN_UNTRUSTED_ROOT');
+    }
+  });
+
+  it('round-trips every field through the verifier\'s parser', async () => {
+    const publicKey = new Uint8Array(120).fill(3);
+    const userData = new Uint8Array(48).fill(4);
+    const bytes = await ca.issue({ pcrs, publicKey, userData, nonce: null, moduleId: 'i-0fedcba9876543210-enc0fedcba987654321' });
+    const doc = parseAttestationDocument(bytes).document;
+    expect(doc.moduleId).toBe('i-0fedcba9876543210-enc0fedcba987654321');
+    expect(doc.timestamp).toBe(T0);
+    expect(Buffer.from(doc.publicKey!)).toEqual(Buffer.from(publicKey));
+    expect(Buffer.from(doc.userData!)).toEqual(Buffer.from(userData));
+    expect(doc.nonce).toBeNull();
+    expect(Buffer.from(doc.cabundle[0]!)).toEqual(Buffer.from(ca.rootDer));
+  });
+
+  it('expired and not-yet-valid leaves, expired intermediates are refused at the chosen time', async () => {
+    const expired = await ca.issue({
+      pcrs,
+      leafValidity: { notBefore: new Date(T0 - 4 * 3600_000 - 123), notAfter: new Date(T0 - 3600_000 - 123) },
+    });
+    expect(refusalCode(() => verifyAttestationDocument(expired, at()))).toBe('CERT_EXPIRED');
+    const future = await ca.issue({ pcrs, leafValidity: { notBefore: new Date(T0 + 3600_000 - 123), notAfter: new Date(T0 + 7200_000 - 123) } });
+    expect(refusalCode(() => verifyAttestationDocument(future, at()))).toBe('CERT_NOT_YET_VALID');
+    // A document three hours old is fine at its own timestamp, expired now.
+    const old = await ca.issue({ pcrs, timestamp: T0 - 4 * 3600_000 });
+    expect(refusalCode(() => verifyAttestationDocument(old, at({ time: { kind: 'document' } })))).toBe('verified');
+    expect(refusalCode(() => verifyAttestationDocument(old, at()))).toBe('CERT_EXPIRED');
+
+    const shortInter = await createTestCa({
+      now: () => T0,
+      intermediateValidity: { notBefore: new Date(T0 - 86_400_000 - 123), notAfter: new Date(T0 - 3600_000 - 123) },
+    });
+    const doc = await shortInter.issue({ pcrs });
+    expect(refusalCode(() => verifyAttestationDocument(doc, at({ root: shortInter.rootDer })))).toBe('CERT_EXPIRED');
+  });
+
+  it('debug and NitroTPM documents are refused by the verifier', async () => {
+    const debug = await ca.issue({ pcrs, debug: true });
+    expect(refusalCode(() => verifyAttestationDocument(debug, at()))).toBe('DEBUG_MODE');
+    const tpm = await ca.issue({ pcrs, kind: 'nitrotpm' });
+    expect(refusalCode(() => verifyAttestationDocument(tpm, at()))).toBe('NOT_ENCLAVE_DOCUMENT');
   });
 });
 

@@ -5,9 +5,10 @@
 // default trust anchor is the AWS Nitro root G1, which this CA can never chain to.
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata API before it loads.
 import 'reflect-metadata';
-import { createHash, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { Encoder } from 'cbor-x';
+import { coseSign1SigStructure, pcrExtend } from '../verifier/index.ts';
 
 /** What the root's subject CN always contains, so verifiers can label the trust as simulated. */
 export const SIMULATED_LABEL = 'SIMULATED';
@@ -89,15 +90,10 @@ const ES384 = { name: 'ECDSA', hash: 'SHA-384' } as const;
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false, variableMapSize: true });
 
-/** extend(PCR, x) = SHA-384(PCR ‖ x) (NITRO-FACTS.md). */
-function extend(prev: Uint8Array, data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha384').update(prev).update(data).digest());
-}
-
 /** PCR4 on real enclaves = SHA-384(48 zero bytes ‖ instance-id ASCII), the raw string. */
 export function instanceIdPcr(moduleId: string): Uint8Array {
   const instanceId = moduleId.split('-enc')[0] ?? moduleId;
-  return extend(new Uint8Array(PCR_LENGTH), new TextEncoder().encode(instanceId));
+  return pcrExtend(new Uint8Array(PCR_LENGTH), new TextEncoder().encode(instanceId));
 }
 
 function randomSerial(): string {
@@ -151,11 +147,6 @@ function encodeMap(entries: Array<[string, unknown]>, indefinite: boolean): Uint
   for (const [k, v] of entries) parts.push(cbor.encode(k), cbor.encode(v));
   if (indefinite) parts.push(Uint8Array.of(0xff));
   return new Uint8Array(Buffer.concat(parts));
-}
-
-/** COSE Sig_structure for COSE_Sign1 (RFC 9052 §4.4): ["Signature1", protected, h'', payload]. */
-export function coseSign1SigStructure(protectedHeader: Uint8Array, payload: Uint8Array): Uint8Array {
-  return new Uint8Array(cbor.encode(['Signature1', protectedHeader, new Uint8Array(0), payload]));
 }
 
 export async function createTestCa(opts: TestCaOptions = {}): Promise<TestCa> {
