@@ -1,0 +1,79 @@
+// The image's first process (cmd = node /app/launch.mjs). It starts the enclave service
+// (/app/enclave.mjs, bundled from enclave/main.ts), waits for its Unix socket and bridges
+// vsock to it with socat: Node itself cannot open AF_VSOCK sockets. Only node: built-ins
+// here — this file is bundled on its own and must not pull in the rest of the repo.
+//
+// Development switches come from the kernel command line (measured in PCR0/PCR1), never
+// from the application ramdisk, so PCR2 is the same for development and production blobs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+const SOCAT = '/usr/bin/socat';
+
+function log(event: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ component: 'launcher', event, ...fields })}\n`);
+}
+
+function readCmdline(): string {
+  try {
+    return readFileSync('/proc/cmdline', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function waitForSocket(path: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`service socket ${path} did not appear within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function bridge(name: string, args: string[], onExit: (code: number | null) => void): ChildProcess {
+  const child = spawn(SOCAT, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('error', (e) => log('bridge-error', { name, message: e.message }));
+  child.on('exit', (code) => onExit(code));
+  return child;
+}
+
+async function main(): Promise<void> {
+  const cmdline = readCmdline();
+  const devSerial = /(?:^|\s)attested_pack\.dev_serial=(ttyS[0-9])(?=\s|$)/.exec(cmdline)?.[1];
+  const devNoNsm = /(?:^|\s)attested_pack\.dev_nsm=none(?=\s|$)/.test(cmdline);
+  const development = devSerial !== undefined || devNoNsm;
+  if (devNoNsm) process.env.ATTESTED_PACK_NSM = 'none';
+  const socket = process.env.ATTESTED_PACK_SOCKET ?? '/run/attested-pack.sock';
+  const port = process.env.ATTESTED_PACK_VSOCK_PORT ?? '5000';
+  log('start', { development, socket, port });
+
+  // Computed specifier: the service is a separate file in the image, not part of this bundle.
+  const service = new URL('./enclave.mjs', import.meta.url).href;
+  await import(service);
+  await waitForSocket(socket, 60_000);
+
+  if (existsSync('/dev/vsock')) {
+    bridge('vsock', ['-d', `VSOCK-LISTEN:${port},fork,reuseaddr`, `UNIX-CONNECT:${socket}`], (code) => {
+      log('bridge-exit', { name: 'vsock', code });
+      if (!development) process.exit(1);
+    });
+  } else if (!development) {
+    log('fatal', { message: 'no /dev/vsock: the service would be unreachable' });
+    process.exit(1);
+  }
+  if (devSerial !== undefined) {
+    const serial = (): void => {
+      bridge('serial', [`OPEN:/dev/${devSerial},raw,echo=0`, `UNIX-CONNECT:${socket}`], (code) => {
+        log('bridge-exit', { name: 'serial', code });
+        setTimeout(serial, 200);
+      });
+    };
+    serial();
+  }
+  process.stdout.write('attested-pack: enclave service ready\n');
+}
+
+main().catch((e: unknown) => {
+  log('fatal', { message: e instanceof Error ? e.message : String(e) });
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+// Coded errors of the image build. The CLI prints `code: message`; tests assert on `code`.
+
+export const BUILD_ERROR_CODES = {
+  CPIO_INVALID: 'an archive entry is invalid or the archive is malformed',
+  EIF_MALFORMED: 'the file is not a well-formed Enclave Image File',
+  EIF_CRC_MISMATCH: 'the EIF CRC-32 does not match its contents',
+  EIF_TOO_MANY_SECTIONS: 'more sections than the EIF header can list',
+  SIGNING_FAILED: 'the EIF signing certificate or key is unusable',
+  BUNDLE_FAILED: 'esbuild could not bundle the enclave service',
+  BLOBS_INVALID: 'the kernel/init blob set is missing files or is inconsistent',
+  INPUT_DIGEST_MISMATCH: 'a pinned input does not have its locked digest',
+  INPUT_UNAVAILABLE: 'a pinned input could not be fetched or extracted',
+  LOCK_MALFORMED: 'reproducible/inputs.lock.json is malformed',
+} as const;
+
+export type BuildErrorCode = keyof typeof BUILD_ERROR_CODES;
+
+export class BuildError extends Error {
+  readonly code: BuildErrorCode;
+
+  constructor(code: BuildErrorCode, message: string) {
+    super(message);
+    this.name = 'BuildError';
+    this.code = code;
+  }
+}
+
+export function buildFail(code: BuildErrorCode, message: string): never {
+  throw new BuildError(code, message);
+}
+
+export function isBuildError(e: unknown): e is BuildError {
+  return e instanceof BuildError;
+}

@@ -1,0 +1,172 @@
+// The whole image build: pinned inputs → rootfs → two deterministic ramdisks → EIF →
+// build manifest. Same inputs give byte-identical output whatever the umask, TZ, locale,
+// checkout path, file mtimes or machine: nothing here reads a clock, a file's metadata or
+// the environment except what is recorded in the manifest.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BUILD_MANIFEST_SCHEMA, serializeBuildManifest, type BuildInput, type BuildManifest } from '../verifier/build-manifest.ts';
+import { writeCpio } from '../build/cpio.ts';
+import { writeEif } from '../build/eif.ts';
+import { computeEifPcrs, pcrHex, type EifPcrs } from '../build/pcrs.ts';
+import { bundleEntry } from '../build/bundle.ts';
+import { bootstrapRamdiskEntries, findNitroCliBlobs, loadNitroCliBlobs, type BlobSet } from '../build/blobs.ts';
+import { appRamdiskEntries, cmdFile, envFile, type AppImage, type RootfsEntry } from '../build/app-ramdisk.ts';
+import { ENCLAVE_CMD, ENCLAVE_ENV, IMAGE_PATHS } from '../build/image-layout.ts';
+import { buildEifMetadata, kernelVersionFromConfig } from '../build/metadata.ts';
+import { certificateDer, createEifSignature, type SigningMaterial } from '../build/eif-signature.ts';
+import { loadInputsLock } from './lock.ts';
+import { fetchDeb, fetchNodeRuntime, sha256Hex, sha384Hex, type Progress } from './fetch-inputs.ts';
+import { developmentBlobSet } from './dev-blobs.ts';
+
+export const EIF_FILE_NAME = 'attested-pack.eif';
+export const MANIFEST_FILE_NAME = 'build-manifest.json';
+
+export interface BuildImageOptions {
+  /** Checkout to build from (enclave sources, reproducible/ lock and pinned files). */
+  sourceRoot: string;
+  /** Where attested-pack.eif and build-manifest.json go; omit to build in memory only. */
+  outDir?: string;
+  /** Download/extract cache shared between builds (default <sourceRoot>/.cache/attested-pack). */
+  cacheDir?: string;
+  /** nitro-cli blobs directory; default $NITRO_CLI_BLOBS or the nitro-cli install, else development blobs. */
+  blobsDir?: string;
+  /** Force the development blob set even where nitro-cli's blobs are installed. */
+  developmentBlobs?: boolean;
+  /** Service entry point, relative to sourceRoot (default enclave/main.ts). */
+  entry?: string;
+  signing?: SigningMaterial;
+  /** Overrides the lock's SOURCE_DATE_EPOCH. */
+  sourceDateEpoch?: number;
+  env?: NodeJS.ProcessEnv;
+  progress?: Progress;
+}
+
+export interface BuiltImage {
+  eif: Uint8Array;
+  manifest: BuildManifest;
+  manifestText: string;
+  pcrs: EifPcrs;
+  ramdisks: Uint8Array[];
+  blobSet: BlobSet;
+  app: AppImage;
+  eifPath?: string;
+  manifestPath?: string;
+}
+
+const TOOL_VERSION = '0.1.0';
+/** Packages the service bundle leaves as runtime imports. koffi is a native addon. */
+export const BUNDLE_EXTERNALS = ['koffi'];
+
+function gitState(root: string): { commit: string; dirty: boolean } {
+  try {
+    const commit = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const status = execFileSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    if (/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(commit)) return { commit, dirty: status.trim() !== '' };
+  } catch {
+    // not a git checkout
+  }
+  return { commit: '0'.repeat(40), dirty: true };
+}
+
+function input(name: string, source: string, data: Uint8Array): BuildInput {
+  return { name, source, sha384: sha384Hex(data), size: data.length };
+}
+
+export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
+  const progress: Progress = opts.progress ?? (() => undefined);
+  const env = opts.env ?? process.env;
+  const root = resolve(opts.sourceRoot);
+  const cacheDir = resolve(opts.cacheDir ?? join(root, '.cache', 'attested-pack'));
+  const lock = loadInputsLock(root);
+  const epoch = opts.sourceDateEpoch ?? lock.sourceDateEpoch;
+  const inputs: BuildInput[] = [];
+
+  // 1. Pinned inputs.
+  const nodeBinary = fetchNodeRuntime(lock, root, cacheDir, progress);
+  inputs.push(input('node-runtime', `${lock.nodeRuntime.package}@${lock.nodeRuntime.version}/${lock.nodeRuntime.binary}`, nodeBinary));
+  const fetched = lock.debs.map((d) => fetchDeb(d, cacheDir, progress));
+  for (const f of fetched) inputs.push({ name: `deb:${f.deb.package}`, source: `${f.deb.package}=${f.deb.version} sha256:${f.deb.sha256}`, sha384: f.sha384, size: f.size });
+
+  // 2. Blob set: explicit dir, installed nitro-cli, or the labelled development set.
+  let blobSet: BlobSet;
+  const nitroDir = opts.developmentBlobs === true ? undefined : (opts.blobsDir ?? findNitroCliBlobs(env));
+  if (nitroDir !== undefined) blobSet = loadNitroCliBlobs(nitroDir);
+  else blobSet = developmentBlobSet(root, fetched.filter((f) => f.deb.use === 'dev-blobs'));
+  progress(`blob set: ${blobSet.kind}`);
+  const blobData: Record<string, Uint8Array> = { bzImage: blobSet.kernel, 'bzImage.config': blobSet.kernelConfig, cmdline: Buffer.from(blobSet.cmdline), init: blobSet.init, 'nsm.ko': blobSet.nsmKo };
+  for (const x of blobSet.extraBootstrapFiles) blobData[x.path] = x.data;
+  for (const [name, data] of Object.entries(blobData)) inputs.push(input(`blob:${name}`, blobSet.sources[name] ?? name, data));
+
+  // 3. Bundles: the service (enclave/main.ts) and the launcher that bridges vsock to it.
+  progress('bundling the enclave service (esbuild)');
+  const service = await bundleEntry({ entry: opts.entry ?? 'enclave/main.ts', sourceRoot: root, external: BUNDLE_EXTERNALS });
+  const launcher = await bundleEntry({ entry: 'build/enclave-launcher.ts', sourceRoot: root });
+  inputs.push(input('enclave-bundle', `${opts.entry ?? 'enclave/main.ts'} (${service.inputs.length} files, esbuild)`, service.code));
+  inputs.push(input('launcher-bundle', 'build/enclave-launcher.ts (esbuild)', launcher.code));
+  const caBundle = readFileSync(join(root, 'reproducible', 'ca', 'amazon-roots.pem'));
+  inputs.push(input('ca-bundle', 'reproducible/ca/amazon-roots.pem (Amazon Root CA 1-4)', caBundle));
+
+  // 4. Root filesystem and ramdisks.
+  const rootfs: RootfsEntry[] = [
+    { type: 'file', path: IMAGE_PATHS.node, data: nodeBinary, mode: 0o755 },
+    { type: 'file', path: IMAGE_PATHS.service, data: service.code, mode: 0o644 },
+    { type: 'file', path: IMAGE_PATHS.launcher, data: launcher.code, mode: 0o644 },
+    { type: 'file', path: IMAGE_PATHS.caBundle, data: caBundle, mode: 0o644 },
+  ];
+  for (const f of fetched.filter((x) => x.deb.use === 'rootfs')) {
+    for (const [to, file] of f.files) rootfs.push({ type: 'file', path: to, data: file.data, mode: file.mode });
+  }
+  const app: AppImage = { rootfs, cmd: ENCLAVE_CMD, env: ENCLAVE_ENV };
+  progress('writing ramdisks (deterministic cpio)');
+  const bootstrap = writeCpio(bootstrapRamdiskEntries(blobSet), { mtime: epoch });
+  const appRamdisk = writeCpio(appRamdiskEntries(app), { mtime: epoch });
+  inputs.push(input('cmd', 'build/image-layout.ts ENCLAVE_CMD', Buffer.from(cmdFile(app.cmd))));
+  inputs.push(input('env', 'build/image-layout.ts ENCLAVE_ENV', Buffer.from(envFile(app.env))));
+  inputs.push(input('ramdisk:bootstrap', 'cpio newc of dev/, init, nsm.ko', bootstrap));
+  inputs.push(input('ramdisk:application', 'cpio newc of rootfs/, cmd, env', appRamdisk));
+
+  // 5. EIF.
+  progress('writing the EIF');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string; version?: string };
+  const kernel = blobSet.kernel;
+  const cmdline = Buffer.from(blobSet.cmdline, 'utf8');
+  const ramdisks = [bootstrap, appRamdisk];
+  const certDer = opts.signing === undefined ? undefined : certificateDer(opts.signing.certificatePem);
+  const pcrs = computeEifPcrs({ kernel, cmdline, ramdisks }, certDer);
+  const metadata = buildEifMetadata({
+    imageName: pkg.name ?? 'attested-pack',
+    imageVersion: pkg.version ?? '0.0.0',
+    sourceDateEpoch: epoch,
+    toolVersion: TOOL_VERSION,
+    kernelVersion: kernelVersionFromConfig(blobSet.kernelConfig),
+    custom: { blobSet: blobSet.kind },
+  });
+  const signature = opts.signing === undefined ? undefined : createEifSignature(pcrs[0], opts.signing);
+  const eif = writeEif(signature === undefined ? { kernel, cmdline, metadata, ramdisks } : { kernel, cmdline, metadata, ramdisks, signature });
+
+  const git = gitState(root);
+  const manifest: BuildManifest = {
+    schema: BUILD_MANIFEST_SCHEMA,
+    project: { name: pkg.name ?? 'attested-pack', version: pkg.version ?? '0.0.0', sourceCommit: git.commit, sourceDirty: git.dirty },
+    blobSet: { kind: blobSet.kind, description: blobSet.description },
+    sourceDateEpoch: epoch,
+    inputs,
+    eif: { file: EIF_FILE_NAME, sha384: sha384Hex(eif), size: eif.length },
+    pcrs: pcrHex(pcrs),
+  };
+  if (certDer !== undefined) manifest.signingCertificateSha256 = sha256Hex(certDer);
+  const manifestText = serializeBuildManifest(manifest);
+  const result: BuiltImage = { eif, manifest, manifestText, pcrs, ramdisks, blobSet, app };
+  if (opts.outDir !== undefined) {
+    const out = resolve(opts.outDir);
+    mkdirSync(out, { recursive: true });
+    result.eifPath = join(out, EIF_FILE_NAME);
+    result.manifestPath = join(out, MANIFEST_FILE_NAME);
+    // Write-then-rename: a crashed build never leaves a half-written EIF under the real name.
+    writeFileSync(`${result.eifPath}.tmp`, eif);
+    renameSync(`${result.eifPath}.tmp`, result.eifPath);
+    writeFileSync(result.manifestPath, manifestText);
+  }
+  return result;
+}

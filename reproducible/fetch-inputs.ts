@@ -1,0 +1,94 @@
+// Fetching pinned inputs into the cache (.cache/ by default, shared between builds) and
+// checking every byte against the lock before use. Debian packages come through
+// `apt-get download` (the machine's configured apt sources), the Node runtime through
+// `npm ci` of reproducible/runtime (its lockfile pins the tarball's integrity).
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildFail } from '../build/errors.ts';
+import type { InputsLock, PinnedDeb } from './lock.ts';
+
+export type Progress = (message: string) => void;
+
+export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+export const sha384Hex = (b: Uint8Array): string => createHash('sha384').update(b).digest('hex');
+
+function run(cmd: string, args: string[], cwd: string): void {
+  try {
+    execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  } catch (e) {
+    const err = e as { stderr?: Buffer; message: string };
+    buildFail('INPUT_UNAVAILABLE', `${cmd} ${args.join(' ')} failed: ${err.stderr?.toString().trim() || err.message}`);
+  }
+}
+
+export interface FetchedDeb {
+  deb: PinnedDeb;
+  /** The .deb file's bytes digest (SHA-384, for the manifest). */
+  sha384: string;
+  size: number;
+  /** Files named in the lock, by their `to` path. */
+  files: Map<string, { data: Uint8Array; mode: number }>;
+}
+
+/** Download (once), verify by SHA-256 and extract one pinned Debian package. */
+export function fetchDeb(deb: PinnedDeb, cacheDir: string, progress: Progress): FetchedDeb {
+  const dir = join(cacheDir, 'debs');
+  mkdirSync(dir, { recursive: true });
+  const fileName = `${deb.package}_${deb.version.replace(/:/g, '%3a')}_${deb.sha256.slice(0, 16)}.deb`;
+  const path = join(dir, fileName);
+  if (!existsSync(path)) {
+    progress(`fetching ${deb.package}=${deb.version} (apt-get download)`);
+    const tmp = join(dir, `tmp-${process.pid}-${deb.package}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    run('apt-get', ['download', '-q', `${deb.package}=${deb.version}`], tmp);
+    const got = readdirSync(tmp).filter((f) => f.endsWith('.deb'));
+    if (got.length !== 1) buildFail('INPUT_UNAVAILABLE', `apt-get download ${deb.package}=${deb.version} produced ${got.length} files`);
+    renameSync(join(tmp, got[0] as string), path);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const bytes = readFileSync(path);
+  const actual = sha256Hex(bytes);
+  if (actual !== deb.sha256) {
+    rmSync(path, { force: true });
+    buildFail('INPUT_DIGEST_MISMATCH', `${deb.package}=${deb.version}: .deb SHA-256 is ${actual}, the lock pins ${deb.sha256} (the file was removed from the cache)`);
+  }
+  const root = join(dir, `${fileName}.d`);
+  if (!existsSync(join(root, '.complete'))) {
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(root, { recursive: true });
+    run('dpkg-deb', ['-x', path, root], dir);
+    writeFileSync(join(root, '.complete'), '');
+  }
+  const files = new Map<string, { data: Uint8Array; mode: number }>();
+  for (const f of deb.files) {
+    const src = join(root, f.from);
+    if (!existsSync(src)) buildFail('INPUT_UNAVAILABLE', `${deb.package}=${deb.version} has no file ${f.from}`);
+    files.set(f.to, { data: readFileSync(src), mode: f.mode });
+  }
+  return { deb, sha384: sha384Hex(bytes), size: bytes.length, files };
+}
+
+/** Install the pinned Node runtime with `npm ci` into the cache (once) and check the binary. */
+export function fetchNodeRuntime(lock: InputsLock, sourceRoot: string, cacheDir: string, progress: Progress): Uint8Array {
+  const pkgDir = join(sourceRoot, 'reproducible', 'runtime');
+  const lockText = readFileSync(join(pkgDir, 'package-lock.json'));
+  const dir = join(cacheDir, `node-runtime-${sha256Hex(lockText).slice(0, 16)}`);
+  const binary = join(dir, 'node_modules', lock.nodeRuntime.package, lock.nodeRuntime.binary);
+  if (!existsSync(binary)) {
+    progress(`installing ${lock.nodeRuntime.package}@${lock.nodeRuntime.version} (npm ci)`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(pkgDir, 'package.json'), join(dir, 'package.json'));
+    copyFileSync(join(pkgDir, 'package-lock.json'), join(dir, 'package-lock.json'));
+    run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], dir);
+  }
+  const bytes = readFileSync(binary);
+  const actual = sha384Hex(bytes);
+  if (actual !== lock.nodeRuntime.sha384) {
+    buildFail('INPUT_DIGEST_MISMATCH', `Node runtime binary SHA-384 is ${actual}, the lock pins ${lock.nodeRuntime.sha384}`);
+  }
+  return bytes;
+}
