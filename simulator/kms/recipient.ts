@@ -56,7 +56,3 @@ export function recipientConditionKeys(r: AttestedRecipient): Record<string, str
   if (pcr0 !== undefined) out['kms:RecipientAttestation:ImageSha384'] = Buffer.from(pcr0).toString('hex');
   return out;
 }
-
-/** Used until a verifier is configured: Recipient requests are refused, never trusted. */
-export const refuseAllRecipients: RecipientVerifier = () =>
-  kmsFail('ValidationException', 'This emulator has no attestation root configured; Recipient requests are refused.');

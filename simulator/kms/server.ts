@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KmsError, kmsFail } from './errors.ts';
 import { OPERATIONS, type KmsEnvironment } from './operations.ts';
-import { refuseAllRecipients, type RecipientVerifier } from './recipient.ts';
+import { attestationRecipientVerifier } from './attested-recipient.ts';
+import type { RecipientVerifier } from './recipient.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
 import { loadState, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
@@ -31,7 +32,10 @@ export interface KmsEmulatorOptions {
   region?: string;
   accountId?: string;
   principals: KmsPrincipal[];
-  /** DER root certificate Recipient attestation documents must chain to. */
+  /**
+   * DER root certificate Recipient attestation documents must chain to. Default: the AWS
+   * Nitro root G1 (as real KMS); tests pass the simulated root explicitly.
+   */
   attestationRoot?: Uint8Array;
   /** Overrides the attestation check entirely (tests of the emulator itself). */
   recipientVerifier?: RecipientVerifier;
@@ -173,7 +177,7 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
     save: () => saveState(opts.stateDir, state),
     accountId,
     region,
-    verifyRecipient: opts.recipientVerifier ?? (await defaultRecipientVerifier(opts.attestationRoot, now)),
+    verifyRecipient: opts.recipientVerifier ?? attestationRecipientVerifier(opts.attestationRoot, now),
     now,
   };
 
@@ -255,8 +259,3 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
   };
 }
 
-async function defaultRecipientVerifier(root: Uint8Array | undefined, now: () => number): Promise<RecipientVerifier> {
-  void root;
-  void now;
-  return refuseAllRecipients;
-}
