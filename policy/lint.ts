@@ -1,0 +1,340 @@
+// The key-policy linter: finds policies that fail open (or silently never work) around
+// the Nitro Enclaves attestation condition keys. It reasons the way IAM evaluates: an
+// explicit Deny wins; a condition key absent from the request makes positive operators
+// false and negated ones true; keys in one statement are ANDed. The attestation keys are
+// only present when the request carries a Recipient (AWS KMS "Condition keys for Nitro
+// Enclaves"), which is why an Allow alone never stops a plain Decrypt.
+import type { BuildManifest } from '../verifier/build-manifest.ts';
+import { DEBUG_PCR, MAX_PCR_INDEX, PCR_HEX, RECIPIENT_ACTIONS, classifyAttestationKey, measuredPcr } from './attestation-keys.ts';
+import { policyFail } from './errors.ts';
+import { KMS_ACTIONS, PLAINTEXT_RELEASE_ACTIONS, expandActions } from './kms-actions.ts';
+import { LINT_CODES, type LintCode, type LintFinding } from './lint-codes.ts';
+import type { NamedPolicy } from './read.ts';
+
+export interface LintOptions {
+  /** Expected image PCRs: pinned PCR0/1/2/8 (and ImageSha384) must equal these. */
+  manifest?: BuildManifest;
+  /** The enclave's role: kms:* for it is an error, not a warning. */
+  enclaveRoleArn?: string;
+}
+
+interface Clause {
+  operator: string;
+  /** Lowercase operator without set qualifier and IfExists. */
+  base: string;
+  qualifier: 'forallvalues' | 'foranyvalue' | null;
+  ifExists: boolean;
+  key: string;
+  values: unknown[];
+}
+
+interface Statement {
+  index: number;
+  sid: string | null;
+  effect: 'Allow' | 'Deny';
+  anyPrincipal: boolean;
+  principals: string[];
+  notPrincipal: boolean;
+  actionPatterns: string[];
+  notAction: boolean;
+  /** Known KMS actions the statement covers (NotAction expanded to its complement). */
+  actions: Set<string>;
+  clauses: Clause[];
+}
+
+const POSITIVE_STRING_OPS = new Set(['stringequals', 'stringequalsignorecase', 'stringlike']);
+const NEGATED_STRING_OPS = new Set(['stringnotequals', 'stringnotequalsignorecase', 'stringnotlike']);
+const IMAGE_PCRS = new Set([0, 1, 2, 8]);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [v];
+}
+
+function strings(v: unknown, where: string): string[] {
+  return asList(v).map((x) => {
+    if (typeof x !== 'string') policyFail('POLICY_MALFORMED', `${where} must be a string or a list of strings`);
+    return x;
+  });
+}
+
+function normalise(policy: unknown, name: string): Statement[] {
+  if (!isRecord(policy)) policyFail('POLICY_MALFORMED', `${name}: a key policy must be a JSON object`);
+  if (policy.Statement === undefined) policyFail('POLICY_MALFORMED', `${name}: the policy has no Statement`);
+  const raw = asList(policy.Statement);
+  if (raw.length === 0) policyFail('POLICY_MALFORMED', `${name}: the policy has no Statement`);
+  return raw.map((s, index): Statement => {
+    const where = `${name}: Statement[${index}]`;
+    if (!isRecord(s)) policyFail('POLICY_MALFORMED', `${where} must be an object`);
+    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') policyFail('POLICY_MALFORMED', `${where}.Effect must be "Allow" or "Deny"`);
+    const principalValue = s.Principal ?? s.NotPrincipal;
+    if (principalValue === undefined) policyFail('POLICY_MALFORMED', `${where} has no Principal (key policies need one)`);
+    let anyPrincipal = false;
+    const principals: string[] = [];
+    if (principalValue === '*') anyPrincipal = true;
+    else if (isRecord(principalValue)) {
+      for (const [type, v] of Object.entries(principalValue)) {
+        for (const p of strings(v, `${where}.Principal.${type}`)) {
+          if (p === '*') anyPrincipal = true;
+          else principals.push(p);
+        }
+      }
+    } else policyFail('POLICY_MALFORMED', `${where}.Principal must be "*" or an object`);
+    const actionValue = s.Action ?? s.NotAction;
+    if (actionValue === undefined) policyFail('POLICY_MALFORMED', `${where} has no Action`);
+    const actionPatterns = strings(actionValue, `${where}.Action`);
+    const notAction = s.Action === undefined;
+    const expanded = new Set(expandActions(actionPatterns));
+    const actions = notAction ? new Set(KMS_ACTIONS.filter((a) => !expanded.has(a))) : expanded;
+    const clauses: Clause[] = [];
+    if (s.Condition !== undefined) {
+      if (!isRecord(s.Condition)) policyFail('POLICY_MALFORMED', `${where}.Condition must be an object`);
+      for (const [operator, block] of Object.entries(s.Condition)) {
+        if (!isRecord(block)) policyFail('POLICY_MALFORMED', `${where}.Condition.${operator} must be an object`);
+        let base = operator.toLowerCase();
+        let qualifier: Clause['qualifier'] = null;
+        const q = /^(forallvalues|foranyvalue):/.exec(base);
+        if (q !== null) {
+          qualifier = q[1] as 'forallvalues' | 'foranyvalue';
+          base = base.slice(q[0].length);
+        }
+        const ifExists = base.endsWith('ifexists');
+        if (ifExists) base = base.slice(0, -'ifexists'.length);
+        for (const [key, v] of Object.entries(block)) clauses.push({ operator, base, qualifier, ifExists, key, values: asList(v) });
+      }
+    }
+    return {
+      index,
+      sid: typeof s.Sid === 'string' && s.Sid !== '' ? s.Sid : null,
+      effect: s.Effect,
+      anyPrincipal,
+      principals,
+      notPrincipal: s.Principal === undefined,
+      actionPatterns,
+      notAction,
+      actions,
+      clauses,
+    };
+  });
+}
+
+function short(v: string): string {
+  return v.length > 20 ? `${v.slice(0, 8)}…${v.slice(-8)}` : v;
+}
+
+/** The PCR values a statement pins per measured index (ImageSha384 counts as PCR0). */
+function pins(st: Statement, ops: Set<string>): Map<number, Set<string>> {
+  const out = new Map<number, Set<string>>();
+  for (const c of st.clauses) {
+    const idx = measuredPcr(c.key);
+    if (idx === undefined || !ops.has(c.base)) continue;
+    const set = out.get(idx) ?? new Set<string>();
+    for (const v of c.values) if (typeof v === 'string') set.add(v.toLowerCase());
+    out.set(idx, set);
+  }
+  return out;
+}
+
+function attestationClauses(st: Statement): Clause[] {
+  return st.clauses.filter((c) => classifyAttestationKey(c.key) !== undefined);
+}
+
+/** An Allow gated on a positive string comparison of an enclave measurement. */
+function isAttestedAllow(st: Statement): boolean {
+  return st.effect === 'Allow' && pins(st, POSITIVE_STRING_OPS).size > 0;
+}
+
+type DenyMatch = 'full' | 'narrow-principal' | 'none';
+
+/**
+ * Does `deny` stop `action` whenever PCR `index` is not one of `allowed`? It must cover the
+ * action, carry no condition other than attestation ones (any other condition could switch
+ * it off), compare this PCR with a negated operator, and exempt no value the Allow does not.
+ * A Deny combining several attestation keys is reported as KP016, not here.
+ */
+function denyCovers(deny: Statement, action: string, index: number, allowed: Set<string>): DenyMatch {
+  if (deny.effect !== 'Deny' || !deny.actions.has(action)) return 'none';
+  if (deny.clauses.some((c) => classifyAttestationKey(c.key) === undefined)) return 'none';
+  const clause = deny.clauses.find((c) => measuredPcr(c.key) === index && NEGATED_STRING_OPS.has(c.base) && c.qualifier === null);
+  if (clause === undefined) return 'none';
+  const exempt = clause.values.map((v) => (typeof v === 'string' ? v.toLowerCase() : ''));
+  if (!exempt.every((v) => allowed.has(v))) return 'none';
+  return deny.anyPrincipal && !deny.notPrincipal ? 'full' : 'narrow-principal';
+}
+
+function protectedAction(statements: Statement[], action: string): boolean {
+  return statements.some((d) => {
+    if (d.effect !== 'Deny' || !d.actions.has(action) || !d.anyPrincipal || d.notPrincipal) return false;
+    if (d.clauses.some((c) => classifyAttestationKey(c.key) === undefined)) return false;
+    return d.clauses.some((c) => measuredPcr(c.key) !== undefined && NEGATED_STRING_OPS.has(c.base) && c.qualifier === null);
+  });
+}
+
+/** Lint one key policy. Throws PolicyError POLICY_MALFORMED when it is not a policy at all. */
+export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name = 'policy'): LintFinding[] {
+  const statements = normalise(policy, name);
+  const findings: LintFinding[] = [];
+  const add = (code: LintCode, st: Statement | null, message: string, fix: string): void => {
+    findings.push({
+      code,
+      severity: LINT_CODES[code].severity,
+      policy: name,
+      statement: st === null ? null : { index: st.index, sid: st.sid },
+      message,
+      fix,
+    });
+  };
+  const label = (st: Statement): string => (st.sid === null ? `Statement[${st.index}]` : `"${st.sid}"`);
+
+  // Sids
+  const seen = new Map<string, number>();
+  for (const st of statements) {
+    if (st.sid === null) add('KP015', st, `Statement[${st.index}] has no Sid`, 'give every statement a Sid that says why it exists');
+    else if (seen.has(st.sid)) add('KP015', st, `Sid "${st.sid}" is also used by Statement[${seen.get(st.sid)}]`, 'make every Sid unique');
+    else seen.set(st.sid, st.index);
+  }
+
+  for (const st of statements) {
+    const where = label(st);
+    // Principals and actions
+    if (st.effect === 'Allow' && st.anyPrincipal) {
+      add('KP008', st, `${where} allows any principal ("*")`, 'name the IAM roles that need the key; use Principal "*" only in Deny statements');
+    }
+    if (st.effect === 'Allow' && (st.notAction || st.notPrincipal)) {
+      add('KP020', st, `${where} uses ${st.notAction ? 'NotAction' : 'NotPrincipal'} in an Allow, granting everything not listed`, 'list the allowed actions and principals explicitly');
+    }
+    const allActions = !st.notAction && st.actions.size === KMS_ACTIONS.length;
+    if (st.effect === 'Allow' && allActions) {
+      const attested = attestationClauses(st).length > 0;
+      const forRole = options.enclaveRoleArn !== undefined && st.principals.includes(options.enclaveRoleArn);
+      if (attested || forRole) {
+        add('KP009', st, `${where} grants ${st.actionPatterns.join(', ')} ${forRole ? 'to the enclave role' : 'in an attested statement'}`, 'grant the enclave role only the operations it calls (kms:Decrypt for the SOPS key)');
+      } else {
+        add('KP022', st, `${where} grants ${st.actionPatterns.join(', ')} to ${st.anyPrincipal ? '*' : st.principals.join(', ')}`, 'grant explicit actions; administrators get administrative actions only');
+      }
+    }
+
+    // Attestation clauses, one by one
+    for (const c of st.clauses) {
+      const cls = classifyAttestationKey(c.key);
+      if (cls === undefined) continue;
+      const at = `${where} ${c.operator} ${c.key}`;
+      if (cls.kind === 'nitrotpm') {
+        add('KP013', st, `${at}: NitroTPM keys are never present for a Nitro Enclave document`, 'use kms:RecipientAttestation:PCR<n> (or ImageSha384) for enclaves');
+      } else if (cls.kind === 'unknown') {
+        add('KP013', st, `${at}: not an AWS KMS attestation condition key`, 'use kms:RecipientAttestation:ImageSha384 or kms:RecipientAttestation:PCR<n>');
+      } else if (cls.kind === 'pcr' && cls.index > MAX_PCR_INDEX) {
+        add('KP013', st, `${at}: an attestation document has no PCR${cls.index}`, 'pin PCR0, 1, 2 (image), 3 (role), 4 (instance) or 8 (signing certificate)');
+      }
+      if (c.qualifier !== null) {
+        add('KP019', st, `${at}: attestation keys are single-valued; ${c.qualifier === 'forallvalues' ? 'ForAllValues is true when the key is missing' : 'ForAnyValue changes the semantics'}`, 'drop the set qualifier: use StringEqualsIgnoreCase / StringNotEqualsIgnoreCase');
+      }
+      if (c.ifExists) {
+        add('KP004', st, `${at}: …IfExists is true when the key is missing, i.e. for any request without a Recipient`, 'use the operator without IfExists');
+      }
+      if (c.base === 'stringequals' || c.base === 'stringnotequals') {
+        add('KP002', st, `${at}: compares hex case-sensitively`, `use ${c.base === 'stringequals' ? 'StringEqualsIgnoreCase' : 'StringNotEqualsIgnoreCase'}, as the AWS KMS documentation advises`);
+      } else if (c.base === 'stringlike' || c.base === 'stringnotlike') {
+        add('KP003', st, `${at}: wildcard matching of a measurement`, 'pin the exact value with StringEqualsIgnoreCase / StringNotEqualsIgnoreCase');
+      } else if (c.base === 'bool') {
+        add('KP006', st, `${at}: Bool on a hex-valued key never means "attested"`, 'compare the value with StringEqualsIgnoreCase');
+      } else if (c.base !== 'null' && c.base !== 'stringequalsignorecase' && c.base !== 'stringnotequalsignorecase') {
+        add('KP014', st, `${at}: attestation keys are strings`, 'use StringEqualsIgnoreCase / StringNotEqualsIgnoreCase');
+      }
+      // Values
+      const idx = measuredPcr(c.key);
+      if (idx === undefined || c.base === 'null' || c.base === 'bool' || c.base === 'stringlike' || c.base === 'stringnotlike') continue;
+      for (const v of c.values) {
+        if (typeof v !== 'string' || !PCR_HEX.test(v)) {
+          add('KP011', st, `${at}: value ${JSON.stringify(v)} is not 96 hexadecimal characters`, 'paste the full SHA-384 PCR value in lowercase hex');
+          continue;
+        }
+        const lower = v.toLowerCase();
+        if (lower === DEBUG_PCR) {
+          add('KP007', st, `${at}: all zeros is what a debug-mode enclave reports`, 'pin the production image PCRs from the build manifest; never pin zeros');
+          continue;
+        }
+        if (v !== lower) add('KP012', st, `${at}: value ${short(v)} has uppercase hex`, 'write PCR values in lowercase');
+        if (options.manifest !== undefined && IMAGE_PCRS.has(idx)) {
+          const expected = options.manifest.pcrs[String(idx) as '0' | '1' | '2' | '8'];
+          if (expected === undefined) {
+            add('KP010', st, `${at}: pins PCR${idx} but the build manifest has none (unsigned EIF)`, 'remove the PCR8 condition or sign the EIF');
+          } else if (expected.toLowerCase() !== lower) {
+            add('KP010', st, `${at}: ${short(lower)} is not the manifest's PCR${idx} ${short(expected)}`, 'regenerate the policy from the published build manifest');
+          }
+        }
+      }
+    }
+
+    // Null on attestation keys: only "deny when absent" is meaningful.
+    for (const c of st.clauses) {
+      if (c.base !== 'null' || classifyAttestationKey(c.key) === undefined) continue;
+      const wantsAbsent = c.values.some((v) => String(v).toLowerCase() === 'true');
+      const at = `${where} Null ${c.key}`;
+      if (st.effect === 'Allow' && wantsAbsent) {
+        add('KP006', st, `${at} = true allows exactly the requests WITHOUT an attestation`, 'compare the value with StringEqualsIgnoreCase instead');
+      } else if (st.effect === 'Allow' && pins(st, POSITIVE_STRING_OPS).size === 0) {
+        add('KP006', st, `${at} = false only checks that some attestation is present: any enclave image passes`, 'pin the image PCRs with StringEqualsIgnoreCase');
+      } else if (st.effect === 'Deny' && !wantsAbsent) {
+        add('KP006', st, `${at} = false denies every attested request`, 'deny with StringNotEqualsIgnoreCase on the pinned value instead');
+      }
+    }
+
+    if (st.effect === 'Deny' && attestationClauses(st).length > 1) {
+      add('KP016', st, `${where} has ${attestationClauses(st).length} attestation conditions; conditions are ANDed, so it only denies when every one fails`, 'write one Deny statement per pinned PCR');
+    }
+
+    if (!isAttestedAllow(st)) continue;
+    // Attested Allow: actions, measurements, and the Deny that must back it.
+    const deadActions = st.notAction ? [] : st.actionPatterns.filter((a) => !/[*?]/.test(a) && !RECIPIENT_ACTIONS.some((r) => r.toLowerCase() === a.toLowerCase()));
+    if (deadActions.length > 0) {
+      add('KP005', st, `${where}: ${deadActions.join(', ')} never carry a Recipient, so the attestation condition can never hold for them`, 'move those actions to their own statement without attestation conditions (they cannot be attested)');
+    }
+    const pinned = pins(st, POSITIVE_STRING_OPS);
+    if (![...pinned.keys()].some((i) => IMAGE_PCRS.has(i))) {
+      add('KP021', st, `${where} pins only PCR${[...pinned.keys()].join('/')}: any enclave image on that instance/role passes`, 'also pin PCR0, 1 and 2 (or PCR8 for a signed EIF)');
+    }
+    const gated = [...st.actions].filter((a) => RECIPIENT_ACTIONS.includes(a));
+    for (const [index, allowed] of pinned) {
+      const missing: string[] = [];
+      let narrow = false;
+      for (const action of gated) {
+        const matches = statements.map((d) => denyCovers(d, action, index, allowed));
+        if (matches.includes('full')) continue;
+        if (matches.includes('narrow-principal')) narrow = true;
+        missing.push(action);
+      }
+      if (missing.length === 0) continue;
+      if (narrow) {
+        add('KP017', st, `${where}: the Deny that pins PCR${index} for ${missing.join(', ')} names specific principals, so others can still call without attestation`, 'use Principal "*" in the attestation Deny');
+      } else {
+        add('KP001', st, `${where} pins PCR${index} for ${missing.join(', ')} but no Deny stops those calls when PCR${index} is missing or different; any principal with access elsewhere (IAM, grants, other statements) can call without a Recipient`, `add {"Effect":"Deny","Principal":"*","Action":${JSON.stringify(missing)},"Condition":{"StringNotEqualsIgnoreCase":{"kms:RecipientAttestation:PCR${index}":"<value>"}}}`);
+      }
+    }
+  }
+
+  // Unattested plaintext release next to attested Decrypt.
+  const attestedDecrypt = statements.some((st) => isAttestedAllow(st) && st.actions.has('kms:Decrypt'));
+  if (attestedDecrypt) {
+    for (const st of statements) {
+      if (st.effect !== 'Allow' || attestationClauses(st).length > 0) continue;
+      const open = PLAINTEXT_RELEASE_ACTIONS.filter((a) => st.actions.has(a) && !protectedAction(statements, a));
+      if (open.length > 0) {
+        add('KP018', st, `${label(st)} allows ${open.join(', ')} without attestation and no Deny stops it, although this key gates Decrypt on attestation`, 'remove those actions (administrators get administrative actions only) or add an attestation Deny covering them');
+      }
+    }
+  }
+  return findings.sort((a, b) => (a.statement?.index ?? -1) - (b.statement?.index ?? -1));
+}
+
+/** Lint every policy found in a file. */
+export function lintPolicies(policies: readonly NamedPolicy[], options: LintOptions = {}): LintFinding[] {
+  return policies.flatMap((p) => lintKeyPolicy(p.policy, options, p.name));
+}
+
+export function hasErrors(findings: readonly LintFinding[]): boolean {
+  return findings.some((f) => f.severity === 'error');
+}

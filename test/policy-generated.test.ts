@@ -1,0 +1,76 @@
+// Every generated policy (all key kinds × options × output formats) lints clean against
+// its manifest and enclave role, and reads back to exactly the generated document.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseBuildManifest } from '../verifier/build-manifest.ts';
+import { generateDocumentedKeyPolicy, type GenerateKeyPolicyInput } from '../policy/generate.ts';
+import { lintPolicies } from '../policy/lint.ts';
+import { readPolicyFile } from '../policy/read.ts';
+import { POLICY_FORMATS, renderPolicies } from '../policy/render.ts';
+import { KEY_KINDS } from '../policy/types.ts';
+
+const manifest = parseBuildManifest(readFileSync(new URL('../policy/fixtures/manifest.json', import.meta.url)));
+const ROLE = 'arn:aws:iam::111122223333:role/enclave';
+
+interface Variant {
+  name: string;
+  input: Omit<GenerateKeyPolicyInput, 'key' | 'manifest' | 'enclaveRoleArn'>;
+}
+
+const variants: Variant[] = [
+  { name: 'minimal', input: { adminArns: ['arn:aws:iam::111122223333:role/admin'] } },
+  {
+    name: 'readers+editors',
+    input: {
+      adminArns: ['arn:aws:iam::111122223333:role/admin', 'arn:aws:iam::111122223333:user/secadmin'],
+      readerArns: ['arn:aws:iam::111122223333:role/runtime', 'arn:aws:iam::444455556666:root'],
+      editorArns: ['arn:aws:iam::111122223333:user/alice'],
+    },
+  },
+  { name: 'pcr3', input: { adminArns: ['arn:aws:iam::111122223333:role/admin'], pcr3RoleArn: ROLE } },
+  { name: 'pcr8', input: { adminArns: ['arn:aws:iam::111122223333:role/admin'], pinPcr8: true } },
+  {
+    name: 'everything',
+    input: {
+      adminArns: ['arn:aws:iam::111122223333:role/admin'],
+      readerArns: ['arn:aws:iam::111122223333:role/path/to/runtime'],
+      editorArns: ['arn:aws:iam::111122223333:role/editors'],
+      pcr3RoleArn: 'arn:aws-us-gov:iam::111122223333:role/parent',
+      pinPcr8: true,
+    },
+  },
+];
+
+describe('generated policies pass the linter', () => {
+  for (const v of variants) {
+    for (const format of POLICY_FORMATS) {
+      it(`${v.name} × ${format}: every key kind lints clean and reads back identically`, () => {
+        const docs = KEY_KINDS.map((key) => generateDocumentedKeyPolicy({ key, manifest, enclaveRoleArn: ROLE, ...v.input }));
+        const text = renderPolicies(docs, format, 'test header');
+        const read = readPolicyFile(text);
+        expect(read.map((r) => r.policy)).toEqual(docs.map((d) => d.policy));
+        expect(lintPolicies(read, { manifest, enclaveRoleArn: ROLE })).toEqual([]);
+        // One key at a time too (json: the bare policy document).
+        for (const d of docs) {
+          const single = readPolicyFile(renderPolicies([d], format, 'h'));
+          expect(single.map((r) => r.policy)).toEqual([d.policy]);
+          expect(lintPolicies(single, { manifest, enclaveRoleArn: ROLE })).toEqual([]);
+        }
+      });
+    }
+  }
+
+  it('IaC outputs carry every statement note as a comment', () => {
+    const docs = KEY_KINDS.map((key) => generateDocumentedKeyPolicy({ key, manifest, enclaveRoleArn: ROLE, ...variants[4]!.input }));
+    for (const format of ['cloudformation', 'terraform'] as const) {
+      const text = renderPolicies(docs, format, 'header').replace(/\n\s*#\s*/g, ' ');
+      for (const d of docs) for (const note of Object.values(d.notes)) expect(text).toContain(note);
+    }
+  });
+
+  it('a tampered generated policy is caught (dropping one Deny → KP001)', () => {
+    const d = generateDocumentedKeyPolicy({ key: 'sops', manifest, enclaveRoleArn: ROLE, adminArns: ['arn:aws:iam::111122223333:role/admin'] });
+    const tampered = { ...d.policy, Statement: d.policy.Statement.filter((s) => s.Sid !== 'DenyDecryptUnlessAttestedPCR1') };
+    expect(lintPolicies([{ name: 'sops', policy: tampered }], { manifest }).map((f) => f.code)).toEqual(['KP001']);
+  });
+});
