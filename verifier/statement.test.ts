@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { isVerificationError } from './errors.ts';
+import {
+  buildReceiptStatement,
+  MAX_CELLS,
+  MAX_STATEMENT_BYTES,
+  parseStatement,
+  serializeStatement,
+  validateStatement,
+  type ReceiptPredicateInput,
+} from './statement.ts';
+
+function input(): ReceiptPredicateInput {
+  return {
+    artifactName: 'api/production.json',
+    source: {
+      repository: 'github.com/example/secrets',
+      commit: '1'.repeat(64),
+      objectFormat: 'sha256',
+      clefYaml: '2'.repeat(64),
+      cells: [{ namespace: 'db', environment: 'production', path: 'secrets/db/production.enc.yaml', blob: '3'.repeat(64) }],
+    },
+    pack: { identity: 'api', environment: 'production', namespaces: ['db', 'cache'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z' },
+    kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' },
+    artifactSha256: '4'.repeat(64),
+    builderVersion: '0.1.0',
+  };
+}
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (isVerificationError(e)) return e.code;
+    throw e;
+  }
+  return 'ok';
+}
+
+/** Build from a modified input, bypassing nothing: the builder validates too. */
+function withInput(edit: (i: ReceiptPredicateInput) => void): string {
+  const i = input();
+  edit(i);
+  return code(() => buildReceiptStatement(i));
+}
+
+describe('receipt statement', () => {
+  it('builds an in-toto v1 statement with members in the documented order', () => {
+    const s = buildReceiptStatement(input());
+    const json = new TextDecoder().decode(serializeStatement(s));
+    expect(json.startsWith('{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"api/production.json","digest":{"sha256":"4444')).toBe(true);
+    expect(Object.keys(s.predicate)).toEqual(['source', 'pack', 'kms', 'artifact', 'builder']);
+    expect(Object.keys(s.predicate.source)).toEqual(['repository', 'commit', 'objectFormat', 'clefYaml', 'cells']);
+    expect(s.predicate.builder).toEqual({ name: 'attested-pack', version: '0.1.0' });
+    expect(s.predicate.artifact.sha256).toBe(s.subject[0].digest.sha256);
+    // Round trip through bytes gives the same statement.
+    expect(parseStatement(serializeStatement(s))).toEqual(s);
+  });
+
+  it('accepts sha1 repositories and age identities (null envelope key)', () => {
+    expect(withInput((i) => {
+      i.source.objectFormat = 'sha1';
+      i.source.commit = 'a'.repeat(40);
+      i.source.clefYaml = 'b'.repeat(40);
+      i.source.cells = [];
+    })).toBe('ok');
+  });
+
+  it('refuses every rule violation (STATEMENT_MALFORMED)', () => {
+    const violations: Array<[string, (i: ReceiptPredicateInput) => void]> = [
+      ['commit length vs object format', (i) => { i.source.objectFormat = 'sha1'; }],
+      ['uppercase hex', (i) => { i.source.commit = 'A'.repeat(64); }],
+      ['object format', (i) => { (i.source as { objectFormat: string }).objectFormat = 'md5'; }],
+      ['blob id', (i) => { i.source.cells[0]!.blob = 'zz'; }],
+      ['cell namespace not packed', (i) => { i.source.cells[0]!.namespace = 'other'; }],
+      ['cell namespace twice', (i) => { i.source.cells.push({ ...i.source.cells[0]! }); }],
+      ['cell environment', (i) => { i.source.cells[0]!.environment = 'staging'; }],
+      ['absolute path', (i) => { i.source.cells[0]!.path = '/etc/passwd'; }],
+      ['dot-dot path', (i) => { i.source.cells[0]!.path = 'secrets/../x.yaml'; }],
+      ['empty segment', (i) => { i.source.cells[0]!.path = 'secrets//x.yaml'; }],
+      ['backslash', (i) => { i.source.cells[0]!.path = 'secrets\\x.yaml'; }],
+      ['control character', (i) => { i.source.repository = 'repo\nInjected: yes'; }],
+      ['empty repository', (i) => { i.source.repository = ''; }],
+      ['identity', (i) => { i.pack.identity = 'API'; }],
+      ['identity ends with dash', (i) => { i.pack.identity = 'api-'; }],
+      ['environment', (i) => { i.pack.environment = '1prod'; }],
+      ['no namespaces', (i) => { i.pack.namespaces = []; }],
+      ['duplicate namespaces', (i) => { i.pack.namespaces = ['db', 'db']; }],
+      ['revision', (i) => { i.pack.revision = '123-XYZ'; }],
+      ['packedAt without ms', (i) => { i.pack.packedAt = '2026-11-23T10:00:00Z'; }],
+      ['packedAt impossible date', (i) => { i.pack.packedAt = '2026-02-31T10:00:00.000Z'; }],
+      ['KMS ARN', (i) => { i.kms.sopsDecryptKeys = ['arn:aws:s3:::bucket']; }],
+      ['duplicate KMS ARN', (i) => { i.kms.sopsDecryptKeys = [i.kms.signingKey!, i.kms.signingKey!]; }],
+      ['too many KMS keys', (i) => { i.kms.sopsDecryptKeys = Array.from({ length: 65 }, (_, n) => `arn:aws:kms:us-east-1:123456789012:key/k${n}`); }],
+      ['envelope key not an ARN', (i) => { i.kms.envelopeKey = 'alias/foo'; }],
+      ['artifact digest', (i) => { i.artifactSha256 = 'sha256:abc'; }],
+      ['subject name', (i) => { i.artifactName = ''; }],
+      ['builder version', (i) => { i.builderVersion = 'v 1'; }],
+      ['too many cells', (i) => {
+        i.pack.namespaces = Array.from({ length: MAX_CELLS + 1 }, (_, n) => `ns${n}`);
+        i.source.cells = i.pack.namespaces.map((namespace) => ({ namespace, environment: 'production', path: `s/${namespace}.yaml`, blob: '3'.repeat(64) }));
+      }],
+    ];
+    for (const [what, edit] of violations) expect(withInput(edit), what).toBe('STATEMENT_MALFORMED');
+  });
+
+  it('refuses unknown members at every level and wrong types/identifiers', () => {
+    const base = (): Record<string, unknown> => JSON.parse(JSON.stringify(buildReceiptStatement(input()))) as Record<string, unknown>;
+    const edits: Array<(s: Record<string, unknown>) => void> = [
+      (s) => { s.extra = 1; },
+      (s) => { (s.predicate as Record<string, unknown>).extra = 1; },
+      (s) => { ((s.predicate as Record<string, Record<string, unknown>>).source!).extra = 1; },
+      (s) => { ((s.predicate as Record<string, Record<string, unknown>>).kms!).extra = 1; },
+      (s) => { ((s.subject as Array<Record<string, Record<string, unknown>>>)[0]!.digest!).sha512 = 'x'; },
+      (s) => { s._type = 'https://in-toto.io/Statement/v0.1'; },
+      (s) => { s.predicateType = 'https://slsa.dev/provenance/v1'; },
+      (s) => { s.subject = [...(s.subject as unknown[]), ...(s.subject as unknown[])]; },
+      (s) => { s.subject = []; },
+      (s) => { delete (s.predicate as Record<string, unknown>).kms; },
+      (s) => { ((s.predicate as Record<string, Record<string, unknown>>).builder!).name = 'other'; },
+      (s) => { ((s.predicate as Record<string, Record<string, unknown>>).pack!).namespaces = 'db'; },
+    ];
+    for (const edit of edits) {
+      const s = base();
+      edit(s);
+      expect(code(() => validateStatement(s))).toBe('STATEMENT_MALFORMED');
+    }
+  });
+
+  it('refuses non-JSON, non-UTF-8 and oversize payloads', () => {
+    expect(code(() => parseStatement(new TextEncoder().encode('{')))).toBe('STATEMENT_MALFORMED');
+    expect(code(() => parseStatement(Uint8Array.of(0x7b, 0xff, 0x7d)))).toBe('STATEMENT_MALFORMED');
+    expect(code(() => parseStatement(new Uint8Array(MAX_STATEMENT_BYTES + 1).fill(0x20)))).toBe('STATEMENT_MALFORMED');
+  });
+});
