@@ -40,6 +40,9 @@ export async function bundleEntry(opts: BundleOptions): Promise<BundleResult> {
       minify: false,
       legalComments: 'none',
       charset: 'utf8',
+      // Keep node_modules paths as seen from the checkout (a symlinked node_modules must not
+      // put its real location into the bundle's path comments).
+      preserveSymlinks: true,
       logLevel: 'silent',
       banner: { js: BANNER },
       external: opts.external ?? [],

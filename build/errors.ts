@@ -32,3 +32,6 @@ export function buildFail(code: BuildErrorCode, message: string): never {
 export function isBuildError(e: unknown): e is BuildError {
   return e instanceof BuildError;
 }
+
+/** Codes that mean "checked and refused" (exit 1) rather than bad input (exit 2). */
+export const BUILD_REFUSAL_CODES: ReadonlySet<BuildErrorCode> = new Set(['INPUT_DIGEST_MISMATCH', 'EIF_CRC_MISMATCH']);

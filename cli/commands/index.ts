@@ -1,10 +1,18 @@
 // The registry of subcommands: one import and one entry per command module.
 import type { Command } from '../command.ts';
 import { errorsCommand } from './errors.ts';
+import { buildCommand } from './build.ts';
+import { describeCommand } from './describe.ts';
+import { rebuildCommand } from './rebuild.ts';
+import { pcrDiffCommand } from './pcr-diff.ts';
 import { policyGenerateCommand, policyLintCommand } from './policy.ts';
 
 export const COMMANDS: Command[] = [
   errorsCommand,
+  buildCommand,
+  describeCommand,
+  rebuildCommand,
+  pcrDiffCommand,
   policyGenerateCommand,
   policyLintCommand,
 ];

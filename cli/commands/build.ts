@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
+import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, stringOption, writeJsonLine, type Command } from '../command.ts';
+import { BUILD_REFUSAL_CODES, isBuildError } from '../../build/errors.ts';
+import { buildImage } from '../../reproducible/build-image.ts';
+
+/** The checkout this CLI runs from: builds default to it. */
+export function defaultSourceRoot(): string {
+  return fileURLToPath(new URL('../../', import.meta.url));
+}
+
+/** Print a coded build error and map it to an exit code; rethrow anything else. */
+export function reportBuildError(e: unknown, name: string, stderr: Writable): number {
+  if (!isBuildError(e)) throw e;
+  stderr.write(`attested-pack ${name}: ${e.code}: ${e.message}\n`);
+  return BUILD_REFUSAL_CODES.has(e.code) ? EXIT_REFUSED : EXIT_USAGE;
+}
+
+/** Progress lines on stderr with elapsed seconds. */
+export function progressTo(stderr: Writable): (message: string) => void {
+  const start = Date.now();
+  return (message) => stderr.write(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+export const buildCommand: Command = {
+  path: ['build'],
+  summary: 'build the enclave image (EIF) reproducibly and write its build manifest',
+  help: `Usage: attested-pack build [--out DIR] [--blobs DIR | --dev-blobs] [--sign-cert PEM --sign-key PEM] [--json]
+
+Builds attested-pack.eif and build-manifest.json from this checkout and the pinned inputs in
+reproducible/inputs.lock.json (Node runtime via npm ci, socat and libraries via apt-get
+download, all digest-checked and cached under .cache/attested-pack/). The same source and
+inputs give a byte-identical EIF and the same PCRs on any machine.
+
+Kernel and bootstrap ramdisk come from nitro-cli's blobs (--blobs DIR, $NITRO_CLI_BLOBS or
+/usr/share/nitro_enclaves/blobs). Where none are installed, a DEVELOPMENT blob set (Debian
+kernel + busybox init; boots under QEMU, not in an enclave) is used and the manifest says so.
+
+Options:
+  --out DIR          output directory (default: out)
+  --blobs DIR        nitro-cli blobs directory (bzImage, bzImage.config, cmdline, init, nsm.ko)
+  --dev-blobs        use the development blob set even if nitro-cli blobs are installed
+  --sign-cert PEM    sign the EIF (PCR8) with this certificate ...
+  --sign-key PEM     ... and its EC private key (P-256/P-384/P-521)
+  --source DIR       checkout to build (default: the one this CLI runs from)
+  --entry FILE       service entry point relative to the source (default: enclave/main.ts)
+  --cache DIR        download cache (default: <source>/.cache/attested-pack)
+  --json             print {eif, manifest, pcrs, size} as one JSON line on stdout
+
+Progress goes to stderr. Exit codes: 0 built, 1 a pinned input failed its digest check,
+2 usage or build error.
+`,
+  options: {
+    out: { type: 'string' },
+    blobs: { type: 'string' },
+    'dev-blobs': { type: 'boolean' },
+    'sign-cert': { type: 'string' },
+    'sign-key': { type: 'string' },
+    source: { type: 'string' },
+    entry: { type: 'string' },
+    cache: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run({ values, stdout, stderr, cwd, env }) {
+    const certPath = stringOption(values, 'sign-cert');
+    const keyPath = stringOption(values, 'sign-key');
+    if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('--sign-cert and --sign-key go together');
+    const blobs = stringOption(values, 'blobs');
+    if (blobs !== undefined && values['dev-blobs'] === true) throw new UsageError('--blobs and --dev-blobs exclude each other');
+    const signing = certPath !== undefined && keyPath !== undefined
+      ? { certificatePem: readText(resolve(cwd, certPath), 'certificate'), privateKeyPem: readText(resolve(cwd, keyPath), 'key') }
+      : undefined;
+    const source = stringOption(values, 'source');
+    const cache = stringOption(values, 'cache');
+    const entry = stringOption(values, 'entry');
+    try {
+      const image = await buildImage({
+        sourceRoot: source === undefined ? defaultSourceRoot() : resolve(cwd, source),
+        outDir: resolve(cwd, stringOption(values, 'out') ?? 'out'),
+        ...(cache !== undefined ? { cacheDir: resolve(cwd, cache) } : {}),
+        ...(blobs !== undefined ? { blobsDir: resolve(cwd, blobs) } : {}),
+        ...(entry !== undefined ? { entry } : {}),
+        ...(signing !== undefined ? { signing } : {}),
+        developmentBlobs: values['dev-blobs'] === true,
+        env,
+        progress: progressTo(stderr),
+      });
+      const m = image.manifest;
+      if (values.json === true) {
+        writeJsonLine(stdout, { eif: image.eifPath, manifest: image.manifestPath, size: m.eif.size, sha384: m.eif.sha384, blobSet: m.blobSet.kind, pcrs: m.pcrs });
+      } else {
+        stdout.write(`Built ${image.eifPath} (${m.eif.size} bytes, blob set: ${m.blobSet.kind})\n`);
+        stdout.write(`Manifest ${image.manifestPath}\n`);
+        for (const [k, v] of Object.entries(m.pcrs)) stdout.write(`PCR${k}: ${v}\n`);
+        if (m.blobSet.kind === 'development') stdout.write('NOTE: development blob set — boots under QEMU only, not in a Nitro Enclave.\n');
+      }
+      return EXIT_OK;
+    } catch (e) {
+      return reportBuildError(e, 'build', stderr);
+    }
+  },
+};
