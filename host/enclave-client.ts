@@ -51,7 +51,12 @@ export async function callEnclave<T extends RequestType>(
       () => finish(new EnclaveProtocolError('DEADLINE_EXCEEDED', `no answer from the enclave within ${opts.deadlineMs} ms`)),
       opts.deadlineMs + 250,
     );
-    const onAbort = () => finish(new EnclaveProtocolError('CONNECTION_CLOSED', 'the call was cancelled'));
+    // The caller's reason wins when it is a protocol error (e.g. its own DEADLINE_EXCEEDED).
+    const onAbort = () => {
+      const reason: unknown = opts.signal?.reason;
+      finish(reason instanceof EnclaveProtocolError ? reason : new EnclaveProtocolError('CONNECTION_CLOSED', 'the call was cancelled'));
+    };
+    if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('connect', () => {
       connected = true;
