@@ -54,13 +54,15 @@ function uint(obj: Record<string, unknown>, key: string, where: string): number 
 
 /** Parse and strictly validate a build manifest (bytes or text). Throws MANIFEST_MALFORMED. */
 export function parseBuildManifest(input: string | Uint8Array): BuildManifest {
-  if (input.length > MAX_MANIFEST_BYTES) fail('INPUT_TOO_LARGE', `build manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
-  const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
+  // The limit is on bytes, also for text (a string's length counts UTF-16 units).
+  const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+  if (size > MAX_MANIFEST_BYTES) fail('INPUT_TOO_LARGE', `build manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   let raw: unknown;
   try {
+    const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
     raw = JSON.parse(text);
   } catch (e) {
-    fail('MANIFEST_MALFORMED', `build manifest is not JSON: ${(e as Error).message}`);
+    fail('MANIFEST_MALFORMED', `build manifest is not UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(raw)) fail('MANIFEST_MALFORMED', 'build manifest must be a JSON object');
   if (raw.schema !== BUILD_MANIFEST_SCHEMA) fail('MANIFEST_MALFORMED', `build manifest schema must be "${BUILD_MANIFEST_SCHEMA}"`);
