@@ -6,6 +6,7 @@ import { describeCommand } from './describe.ts';
 import { rebuildCommand } from './rebuild.ts';
 import { pcrDiffCommand } from './pcr-diff.ts';
 import { policyGenerateCommand, policyLintCommand } from './policy.ts';
+import { kmsEmulatorCommand } from './kms-emulator.ts';
 
 export const COMMANDS: Command[] = [
   errorsCommand,
@@ -15,4 +16,5 @@ export const COMMANDS: Command[] = [
   pcrDiffCommand,
   policyGenerateCommand,
   policyLintCommand,
+  kmsEmulatorCommand,
 ];
