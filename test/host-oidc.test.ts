@@ -1,0 +1,104 @@
+// GitHub Actions OIDC tokens at the host, with a locally generated JWKS: valid, expired,
+// wrong issuer, wrong audience, foreign key, unmapped repository, out-of-scope environment.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import type { PackHandler } from '../enclave/server.ts';
+import { collectGitObjects } from '../cli/pack-client/git-objects.ts';
+import { makeGitRepo } from './enclave-support.ts';
+import { startHarness, type Harness } from './host-support.ts';
+
+const ISSUER = 'https://token.actions.githubusercontent.com';
+const AUDIENCE = 'attested-pack';
+const repo = makeGitRepo({ 'clef.yaml': 'version: 1\n' });
+const handler: PackHandler = async () => ({ artifact: Buffer.from('a'), receipt: Buffer.from('r') });
+
+let h: Harness;
+let key: CryptoKey;
+let foreignKey: CryptoKey;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('RS256');
+  key = pair.privateKey;
+  foreignKey = (await generateKeyPair('RS256')).privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  h = await startHarness({
+    handler,
+    extraConfig: `  githubOidc:
+    issuer: ${ISSUER}
+    audience: ${AUDIENCE}
+    jwksFile: ${writeJwks({ keys: [jwk] })}
+    rules:
+      - { repository: org/app, ref: refs/heads/main, identities: [api-svc], environments: [production] }
+      - { repository: org/app, ref: 'refs/tags/v*', identities: [api-svc], environments: [staging] }`,
+  });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+function writeJwks(jwks: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'ap-jwks-')), 'jwks.json');
+  writeFileSync(file, JSON.stringify(jwks));
+  return file;
+}
+
+async function token(claims: Record<string, unknown>, opts: { iss?: string; aud?: string; exp?: number; signer?: CryptoKey } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ repository: 'org/app', ref: 'refs/heads/main', ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(opts.iss ?? ISSUER)
+    .setAudience(opts.aud ?? AUDIENCE)
+    .setIssuedAt(now - 60)
+    .setExpirationTime(opts.exp ?? now + 300)
+    .sign(opts.signer ?? key);
+}
+
+async function pack(jwt: string, environment: string) {
+  const c = await collectGitObjects({ repoDir: repo, paths: ['clef.yaml'] });
+  const res = await fetch(`${h.url}/v1/pack`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${jwt}` },
+    body: JSON.stringify({
+      identity: 'api-svc',
+      environment,
+      nonce: Buffer.alloc(32, 1).toString('base64'),
+      commit: c.commit,
+      objectFormat: c.objectFormat,
+      objects: c.objects.map((o) => Buffer.from(o).toString('base64')),
+    }),
+  });
+  const json = (await res.json()) as { error?: { code: string; message: string } };
+  return { status: res.status, code: json.error?.code, message: json.error?.message };
+}
+
+describe('GitHub Actions OIDC', () => {
+  it('accepts a valid token whose repository/ref map to the scope', async () => {
+    expect((await pack(await token({}), 'production')).status).toBe(200);
+    expect((await pack(await token({ ref: 'refs/tags/v1.2.0' }), 'staging')).status).toBe(200);
+  });
+
+  it('401 for an expired token', async () => {
+    const r = await pack(await token({}, { exp: Math.floor(Date.now() / 1000) - 3600 }), 'production');
+    expect(r).toMatchObject({ status: 401, code: 'TOKEN_EXPIRED' });
+  });
+
+  it('401 for a wrong issuer or audience', async () => {
+    const iss = await pack(await token({}, { iss: 'https://evil.example.com' }), 'production');
+    expect(iss).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+    expect(iss.message).toContain('iss');
+    expect(await pack(await token({}, { aud: 'someone-else' }), 'production')).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('401 for a token signed by a key outside the JWKS', async () => {
+    expect(await pack(await token({}, { signer: foreignKey }), 'production')).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('403 when no rule maps the repository/ref, or the environment is outside the mapped scope', async () => {
+    expect(await pack(await token({ repository: 'org/other' }), 'production')).toMatchObject({ status: 403, code: 'NO_MATCHING_RULE' });
+    expect(await pack(await token({ ref: 'refs/heads/feature' }), 'production')).toMatchObject({ status: 403, code: 'NO_MATCHING_RULE' });
+    expect(await pack(await token({}), 'staging')).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+  });
+});
