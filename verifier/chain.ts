@@ -66,8 +66,37 @@ export function verifyCertificatePath(certificate: Uint8Array, cabundle: readonl
   const cas = cabundle.map((der, i) => parseCaCertificate(der, `cabundle[${i}]`));
   const leaf = parseCertificate(certificate, 'leaf certificate');
   const path = [...cas, leaf];
-  const caCount = cas.length;
+  const name = (i: number): string => (i === path.length - 1 ? 'leaf certificate' : `cabundle[${i}]`);
 
+  // Cheapest first: names say whether the bundle is even in order.
+  for (let i = 1; i < path.length; i++) {
+    if (!bytesEqual((path[i] as CertificateInfo).issuer, (path[i - 1] as CertificateInfo).subject)) {
+      fail('CHAIN_INVALID', `${name(i)}: issuer name does not match the subject of cabundle[${i - 1}]`);
+    }
+  }
+  checkConstraints(cas, leaf);
+
+  for (let i = 1; i < path.length; i++) {
+    const child = path[i] as CertificateInfo;
+    const parent = path[i - 1] as CertificateInfo;
+    const linkKey = i === path.length - 1 ? undefined : `${cacheKey(child.der)}\u0000${cacheKey(parent.der)}`;
+    if (linkKey !== undefined && verifiedLinks.has(linkKey)) continue;
+    if (child.signatureAlgorithm === undefined) {
+      fail('CHAIN_INVALID', `${name(i)}: signature algorithm is not ECDSA with SHA-256/384/512`);
+    }
+    if (!verifySignedBy(child, parent)) {
+      fail('CHAIN_INVALID', `${name(i)}: signature does not verify with the key of cabundle[${i - 1}]`);
+    }
+    if (linkKey !== undefined) {
+      if (verifiedLinks.size >= MAX_CACHED_LINKS) verifiedLinks.clear();
+      verifiedLinks.add(linkKey);
+    }
+  }
+  return { certificates: path, leaf };
+}
+
+/** basicConstraints, keyUsage and pathLenConstraint along the path; the leaf's key type. */
+function checkConstraints(cas: readonly CertificateInfo[], leaf: CertificateInfo): void {
   cas.forEach((ca, i) => {
     const where = `cabundle[${i}] (${ca.subjectText})`;
     if (!ca.isCa) fail('CERT_CONSTRAINTS', `${where} is not a CA (basicConstraints cA is not true)`);
@@ -75,7 +104,7 @@ export function verifyCertificatePath(certificate: Uint8Array, cabundle: readonl
       fail('CERT_CONSTRAINTS', `${where} may not sign certificates (keyUsage lacks keyCertSign)`);
     }
     // pathLenConstraint counts the CA certificates that may follow this one (leaf excluded).
-    const below = caCount - 1 - i;
+    const below = cas.length - 1 - i;
     if (ca.pathLenConstraint !== undefined && ca.pathLenConstraint < below) {
       fail('CERT_CONSTRAINTS', `${where} allows ${ca.pathLenConstraint} intermediate CA(s) below it; the path has ${below}`);
     }
@@ -84,33 +113,11 @@ export function verifyCertificatePath(certificate: Uint8Array, cabundle: readonl
   if (leaf.keyUsage !== undefined && (leaf.keyUsage & KEY_USAGE_DIGITAL_SIGNATURE) === 0) {
     fail('CERT_CONSTRAINTS', 'leaf certificate may not make signatures (keyUsage lacks digitalSignature)');
   }
-  const details = leaf.publicKey.asymmetricKeyType === 'ec' ? leaf.publicKey.asymmetricKeyDetails : undefined;
-  if (details?.namedCurve !== 'secp384r1') {
-    fail('LEAF_KEY_INVALID', `leaf key is ${leaf.publicKey.asymmetricKeyType ?? 'unknown'} ${details?.namedCurve ?? ''}, expected EC P-384`.replace(/ +,/, ','));
+  const key = leaf.publicKey;
+  const curve = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
+  if (curve !== 'secp384r1') {
+    fail('LEAF_KEY_INVALID', `leaf key is ${key.asymmetricKeyType ?? 'unknown'}${curve === undefined ? '' : ` ${curve}`}, expected EC P-384`);
   }
-
-  for (let i = 1; i < path.length; i++) {
-    const child = path[i] as CertificateInfo;
-    const parent = path[i - 1] as CertificateInfo;
-    const isLeaf = i === path.length - 1;
-    const name = isLeaf ? 'leaf certificate' : `cabundle[${i}]`;
-    const linkKey = isLeaf ? undefined : `${cacheKey(child.der)}\u0000${cacheKey(parent.der)}`;
-    if (linkKey !== undefined && verifiedLinks.has(linkKey)) continue;
-    if (!bytesEqual(child.issuer, parent.subject)) {
-      fail('CHAIN_INVALID', `${name}: issuer name does not match the subject of cabundle[${i - 1}]`);
-    }
-    if (child.signatureAlgorithm === undefined) {
-      fail('CHAIN_INVALID', `${name}: signature algorithm is not ECDSA with SHA-256/384/512`);
-    }
-    if (!verifySignedBy(child, parent)) {
-      fail('CHAIN_INVALID', `${name}: signature does not verify with the key of cabundle[${i - 1}]`);
-    }
-    if (linkKey !== undefined) {
-      if (verifiedLinks.size >= MAX_CACHED_LINKS) verifiedLinks.clear();
-      verifiedLinks.add(linkKey);
-    }
-  }
-  return { certificates: path, leaf };
 }
 
 function verifySignedBy(child: CertificateInfo, parent: CertificateInfo): boolean {

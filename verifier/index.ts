@@ -1,6 +1,6 @@
 // Public API of the verifier: everything an auditor, the CLI, the enclave and the KMS
 // emulator need to check attestation documents and receipts offline.
-export { verifyAttestationDocument } from './verify-attestation.ts';
+export { verifyAttestationDocument, trustAnchorInfo } from './verify-attestation.ts';
 export {
   parseAttestationDocument,
   parseAttestationPayload,

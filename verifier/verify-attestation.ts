@@ -62,6 +62,11 @@ function subjectCommonName(subjectText: string): string {
   return cn === undefined ? '' : cn.slice(3);
 }
 
+/** What a verification with this root (default: the embedded AWS root) trusts. */
+export function trustAnchorInfo(root?: Uint8Array): TrustInfo {
+  return trustInfo(root ?? awsNitroRootG1(), root === undefined);
+}
+
 function trustInfo(root: Uint8Array, isDefault: boolean): TrustInfo {
   const info = parseCaCertificate(root, 'trust anchor');
   const rootSha256 = sha256Hex(root);

@@ -1,0 +1,210 @@
+// `attested-pack verify attestation FILE...`: check AWS Nitro attestation documents offline
+// and say, check by check, what was verified and against which trust anchor.
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import {
+  isVerificationError,
+  parseAttestationDocument,
+  trustAnchorInfo,
+  verifyAttestationDocument,
+  type AttestationDocument,
+  type CheckResult,
+  type TrustInfo,
+} from '../../verifier/index.ts';
+import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, type Command } from '../command.ts';
+import { describeTrustAnchor, parseVerifyOptions, toAttestationOptions, VERIFY_OPTIONS, VERIFY_OPTIONS_HELP } from '../verify-options.ts';
+
+/** Text files (hex/base64) of a 16 KiB document stay far below this. */
+const MAX_INPUT_FILE_BYTES = 256 * 1024;
+
+export type DocumentEncoding = 'cbor' | 'hex' | 'base64';
+
+/** COSE_Sign1 starts with an array of 4 (0x84), its indefinite form (0x9f), or tag 18 (0xd2). */
+function looksLikeCose(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x84 || bytes[0] === 0x9f || (bytes[0] === 0xd2 && (bytes[1] === 0x84 || bytes[1] === 0x9f));
+}
+
+/**
+ * Raw CBOR is used as is; otherwise the file is read as text holding hex (optionally
+ * 0x-prefixed) or base64 (standard or URL-safe), whitespace ignored. Whatever decodes to
+ * something that starts like a COSE_Sign1 wins, in that order; if nothing does, the raw
+ * bytes go to the verifier, which says what is wrong with them.
+ */
+export function decodeDocumentFile(raw: Uint8Array): { bytes: Uint8Array; encoding: DocumentEncoding } {
+  if (looksLikeCose(raw)) return { bytes: raw, encoding: 'cbor' };
+  const text = Buffer.from(raw).toString('latin1').replace(/\s+/g, '');
+  const hex = text.startsWith('0x') ? text.slice(2) : text;
+  if (hex.length > 0 && hex.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(hex)) {
+    const bytes = new Uint8Array(Buffer.from(hex, 'hex'));
+    if (looksLikeCose(bytes)) return { bytes, encoding: 'hex' };
+  }
+  if (text.length > 0 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
+    const bytes = new Uint8Array(Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64'));
+    if (looksLikeCose(bytes)) return { bytes, encoding: 'base64' };
+  }
+  return { bytes: raw, encoding: 'cbor' };
+}
+
+interface FileReport {
+  file: string;
+  ok: boolean;
+  encoding: DocumentEncoding | null;
+  moduleId: string | null;
+  timestamp: number | null;
+  pcrs: Record<string, string> | null;
+  debug: boolean | null;
+  pcrsChecked: boolean;
+  checkedAt: number | null;
+  checks: CheckResult[];
+  trust: TrustInfo | null;
+  error: { code: string; message: string } | null;
+}
+
+function pcrHex(doc: AttestationDocument): Record<string, string> {
+  return Object.fromEntries([...doc.pcrs].map(([i, v]) => [String(i), Buffer.from(v).toString('hex')]));
+}
+
+const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', skipped: '-' };
+
+/** Width of the longest check name ("certificate-validity"), so every file lines up. */
+const NAME_WIDTH = 20;
+
+function printHuman(out: Writable, r: FileReport): void {
+  const info = (label: string, value: string): void => {
+    out.write(`  ${label.padEnd(NAME_WIDTH + 2)}  ${value}\n`);
+  };
+  out.write(`${r.file}\n`);
+  for (const c of r.checks) {
+    out.write(`  ${MARK[c.status]} ${c.name.padEnd(NAME_WIDTH)}  ${c.status === 'skipped' ? 'skipped: ' : ''}${c.detail ?? ''}\n`);
+  }
+  if (r.trust !== null) info('trust anchor', describeTrustAnchor(r.trust));
+  if (r.moduleId !== null) info(r.ok ? 'module' : 'module (unverified)', r.moduleId);
+  if (r.timestamp !== null) info('timestamp', new Date(r.timestamp).toISOString());
+  if (r.pcrs !== null) {
+    // PCR0/1/2 always (all zero = debug mode); other PCRs only when something was measured.
+    for (const [i, v] of Object.entries(r.pcrs)) {
+      if (/^0+$/.test(v) && !['0', '1', '2'].includes(i)) continue;
+      info(`PCR${i}`, v);
+    }
+  }
+  if (r.ok) {
+    const notes = [
+      r.pcrsChecked ? '' : ' (authenticity only: PCRs NOT checked, --no-pcr-check)',
+      r.debug === true ? ' — DEBUG-MODE ENCLAVE (allowed)' : '',
+      r.trust !== null && r.trust.kind !== 'aws' ? ` — against a ${r.trust.kind.toUpperCase()} root, not AWS` : '',
+    ];
+    info('RESULT', `VERIFIED${notes.join('')}`);
+  } else {
+    info('RESULT', `REFUSED  ${r.error?.code ?? ''}: ${r.error?.message ?? ''}`);
+  }
+  out.write('\n');
+}
+
+export const verifyAttestationCommand: Command = {
+  path: ['verify', 'attestation'],
+  summary: 'verify AWS Nitro attestation documents (signature, chain, time, PCRs)',
+  help: `Usage: attested-pack verify attestation FILE... [options]
+
+Verifies each AWS Nitro Enclaves attestation document offline: strict COSE_Sign1 and
+NSM payload format, certificate chain to the AWS Nitro root G1 (or --root), certificate
+validity at the chosen time, the ES384 signature, the document's age, debug mode, and
+the expected PCRs. Every check is listed with its result.
+
+FILE may hold the raw CBOR bytes, or text with the same bytes as hex (0x optional) or
+base64 (standard or URL-safe); whitespace is ignored. The encoding is detected from what
+decodes to a COSE_Sign1.
+
+Without any PCR expectation (--pcr / --manifest) the signature and chain are still
+checked, but the PCRs are reported as NOT checked and the exit code is 1, unless
+--no-pcr-check says that authenticity alone is what you want.
+
+Options:
+${VERIFY_OPTIONS_HELP}
+  --no-pcr-check          accept a document without checking PCRs (authenticity only)
+  --json                  one JSON object per file and line, in order: file, ok,
+                          moduleId, timestamp, pcrs (hex), checks, trust, error {code, message}
+
+Exit codes: 0 every document verified; 1 any document refused; 2 usage error or an
+unreadable file (its JSON line has error.code FILE_UNREADABLE).
+
+Examples:
+  attested-pack verify attestation doc.cbor --manifest build-manifest.json
+  attested-pack verify attestation old.b64 --at document --no-pcr-check
+  attested-pack verify attestation doc.cbor --pcr 0=<96 hex> --max-age 5m --json
+`,
+  options: { ...VERIFY_OPTIONS, 'no-pcr-check': { type: 'boolean' }, json: { type: 'boolean' } },
+  positionals: { min: 1, name: 'FILE (an attestation document)' },
+  async run({ values, positionals, stdout, stderr, cwd }) {
+    const cli = parseVerifyOptions(values, cwd);
+    const noPcrCheck = values['no-pcr-check'] === true;
+    if (noPcrCheck && cli.expectedPcrs.size > 0) {
+      stderr.write('attested-pack verify attestation: --no-pcr-check contradicts --pcr/--manifest\n');
+      return EXIT_USAGE;
+    }
+    const options = toAttestationOptions(cli);
+    const json = values.json === true;
+    let exit = EXIT_OK;
+    for (const file of positionals) {
+      const report = verifyFile(resolve(cwd, file), file, options, noPcrCheck);
+      if (report.error?.code === 'FILE_UNREADABLE') exit = EXIT_USAGE;
+      else if (!report.ok && exit === EXIT_OK) exit = EXIT_REFUSED;
+      if (json) stdout.write(`${JSON.stringify(report)}\n`);
+      else printHuman(stdout, report);
+    }
+    return exit;
+  },
+};
+
+function verifyFile(path: string, file: string, options: ReturnType<typeof toAttestationOptions>, noPcrCheck: boolean): FileReport {
+  const report: FileReport = {
+    file, ok: false, encoding: null, moduleId: null, timestamp: null, pcrs: null, debug: null,
+    pcrsChecked: options.pcrs !== 'skip', checkedAt: null, checks: [], trust: null, error: null,
+  };
+  let raw: Uint8Array;
+  try {
+    if (statSync(path).size > MAX_INPUT_FILE_BYTES) {
+      report.error = { code: 'INPUT_TOO_LARGE', message: `file is larger than ${MAX_INPUT_FILE_BYTES} bytes` };
+      return report;
+    }
+    raw = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    report.error = { code: 'FILE_UNREADABLE', message: `cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
+    return report;
+  }
+  const { bytes, encoding } = decodeDocumentFile(raw);
+  report.encoding = encoding;
+  try {
+    const r = verifyAttestationDocument(bytes, options);
+    Object.assign(report, {
+      moduleId: r.document.moduleId, timestamp: r.document.timestamp, pcrs: pcrHex(r.document), debug: r.debug,
+      checkedAt: r.checkedAt, checks: r.checks, trust: r.trust,
+    });
+    if (r.pcrsUnchecked && !noPcrCheck) {
+      report.checks = r.checks.map((c) => (c.name === 'pcrs' ? { name: 'pcrs', status: 'fail', detail: 'no PCR expectation given (--pcr, --manifest, or --no-pcr-check)' } : c));
+      report.error = {
+        code: 'PCR_POLICY_EMPTY',
+        message: 'signature and chain verified, but no PCR expectation was given (--pcr, --manifest); pass --no-pcr-check to accept authenticity alone',
+      };
+    } else {
+      report.ok = true;
+    }
+  } catch (e) {
+    if (!isVerificationError(e)) throw e;
+    report.error = { code: e.code, message: e.message };
+    report.checks = (e.detail?.checks as CheckResult[] | undefined) ?? [];
+    try {
+      report.trust = trustAnchorInfo(options.root);
+    } catch {
+      // A root that cannot be parsed has already been reported as the error.
+    }
+    // Show what the document claims, when it parses, to help the reader; it is unverified.
+    try {
+      const parsed = parseAttestationDocument(bytes).document;
+      Object.assign(report, { moduleId: parsed.moduleId, timestamp: parsed.timestamp, pcrs: pcrHex(parsed) });
+    } catch {
+      // Unparseable: nothing more to show.
+    }
+  }
+  return report;
+}
