@@ -21,14 +21,10 @@ import {
   type ResponseBodies,
 } from './protocol.ts';
 import { GitVerificationError, openCommit, type GitSnapshot } from './git/index.ts';
+import type { Nsm } from './nsm/nsm.ts';
 
-/** The Nsm contract (contract C, enclave/nsm/nsm.ts), structurally. */
-export interface EnclaveNsm {
-  kind: 'hardware' | 'simulated';
-  attest(req: { userData?: Uint8Array | null; nonce?: Uint8Array | null; publicKey?: Uint8Array | null }): Promise<Uint8Array>;
-  describePcrs(): Promise<Map<number, Uint8Array>>;
-  getRandom(length: number): Promise<Uint8Array>;
-}
+/** The NSM the server attests with (enclave/nsm/nsm.ts): hardware or simulated. */
+export type EnclaveNsm = Nsm;
 
 /** What a pack handler receives: inputs whose commit has been recomputed from the objects. */
 export interface PackInput {

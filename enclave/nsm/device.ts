@@ -11,18 +11,16 @@
 // never need the native module.
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import { Decoder, Encoder } from 'cbor-x';
+import type { Nsm } from './nsm.ts';
 
 export const NSM_DEVICE_PATH = '/dev/nsm';
 export const NSM_IOCTL_REQUEST = 0xc0200a00;
 export const NSM_MAX_REQUEST_BYTES = 4096;
 export const NSM_RESPONSE_BYTES = 12 * 1024;
 
-/** The Nsm contract (contract C, enclave/nsm/nsm.ts); repeated structurally so this file stands alone. */
-export interface NsmDevice {
-  kind: 'hardware';
-  attest(req: { userData?: Uint8Array | null; nonce?: Uint8Array | null; publicKey?: Uint8Array | null }): Promise<Uint8Array>;
-  describePcrs(): Promise<Map<number, Uint8Array>>;
-  getRandom(length: number): Promise<Uint8Array>;
+/** The hardware Nsm, plus closing the device. */
+export interface NsmDevice extends Nsm {
+  readonly kind: 'hardware';
   close(): Promise<void>;
 }
 
