@@ -5,6 +5,7 @@ import { buildCommand } from './build.ts';
 import { describeCommand } from './describe.ts';
 import { rebuildCommand } from './rebuild.ts';
 import { pcrDiffCommand } from './pcr-diff.ts';
+import { verifyAttestationCommand } from './verify-attestation.ts';
 import { policyGenerateCommand, policyLintCommand } from './policy.ts';
 import { kmsEmulatorCommand } from './kms-emulator.ts';
 
@@ -14,6 +15,7 @@ export const COMMANDS: Command[] = [
   describeCommand,
   rebuildCommand,
   pcrDiffCommand,
+  verifyAttestationCommand,
   policyGenerateCommand,
   policyLintCommand,
   kmsEmulatorCommand,
