@@ -26,6 +26,7 @@ export const LINT_CODES = {
   KP020: { severity: 'warning', title: 'Allow with NotAction or NotPrincipal (grants everything not listed)' },
   KP021: { severity: 'error', title: 'attested Allow pins no image measurement (ImageSha384, PCR0, 1, 2 or 8)' },
   KP022: { severity: 'warning', title: 'kms:* (or *) granted to a principal' },
+  KP023: { severity: 'error', title: 'the enclave role may rewrite the policy or delegate (PutKeyPolicy, CreateGrant)' },
 } as const satisfies Record<string, { severity: LintSeverity; title: string }>;
 
 export type LintCode = keyof typeof LINT_CODES;

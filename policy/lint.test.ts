@@ -99,6 +99,15 @@ describe('lintKeyPolicy', () => {
     expect(codes({ Statement: [allow, deny0, deny8] }, { manifest: unsigned })).toEqual(['KP010', 'KP010']);
   });
 
+  it('KP023 when the enclave role (from --role or an attested Allow) may PutKeyPolicy or CreateGrant', () => {
+    const grant = { Sid: 'RoleGrants', Effect: 'Allow', Principal: { AWS: ROLE }, Action: ['kms:CreateGrant'], Resource: '*' };
+    expect(codes({ Statement: [grant] })).toEqual([]);
+    expect(codes({ Statement: [grant] }, { enclaveRoleArn: ROLE })).toEqual(['KP023']);
+    expect(codes({ Statement: [attestedAllow, deny0, grant] })).toEqual(['KP023']);
+    const adminGrant = { ...grant, Principal: { AWS: 'arn:aws:iam::111122223333:role/admin' } };
+    expect(codes({ Statement: [attestedAllow, deny0, adminGrant] }, { enclaveRoleArn: ROLE })).toEqual([]);
+  });
+
   it('KP015 for duplicate Sids', () => {
     expect(codes({ Statement: [attestedAllow, { ...deny0, Sid: 'Attested' }] })).toEqual(['KP015']);
   });

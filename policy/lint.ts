@@ -316,6 +316,19 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
     }
   }
 
+  // The enclave role's credentials live on the parent instance: if that role may rewrite
+  // the policy or create grants, the host can remove the attestation requirement.
+  const enclavePrincipals = new Set<string>(options.enclaveRoleArn === undefined ? [] : [options.enclaveRoleArn]);
+  for (const st of statements) if (isAttestedAllow(st)) for (const p of st.principals) enclavePrincipals.add(p);
+  for (const st of statements) {
+    if (st.effect !== 'Allow' || st.notAction || st.actions.size === KMS_ACTIONS.length) continue;
+    const who = st.principals.filter((p) => enclavePrincipals.has(p));
+    const risky = ['kms:PutKeyPolicy', 'kms:CreateGrant'].filter((a) => st.actions.has(a));
+    if (who.length > 0 && risky.length > 0) {
+      add('KP023', st, `${label(st)} lets the enclave role ${who.join(', ')} call ${risky.join(', ')}: whoever holds its credentials (the parent instance) can lift the attestation requirement`, 'give policy administration to a separate admin principal, never to the enclave role');
+    }
+  }
+
   // Unattested plaintext release next to attested Decrypt.
   const attestedDecrypt = statements.some((st) => isAttestedAllow(st) && st.actions.has('kms:Decrypt'));
   if (attestedDecrypt) {

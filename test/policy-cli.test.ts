@@ -66,6 +66,14 @@ describe('policy generate', () => {
     expect(r.err).toContain('no --readers');
   });
 
+  it('notes options that do not apply to the chosen keys', async () => {
+    const r = await run([...BASE, '--key', 'sops', '--readers', 'arn:aws:iam::111122223333:role/r']);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('--readers applies to the envelope and signing keys');
+    const e = await run([...BASE, '--key', 'signing', '--editors', 'arn:aws:iam::111122223333:user/a', '--readers', 'arn:aws:iam::111122223333:role/r']);
+    expect(e.err).toContain('--editors only applies to the sops key');
+  });
+
   it('usage errors exit 2', async () => {
     expect((await run(['policy', 'generate', '--role', ROLE, '--admin', ADMIN])).err).toContain('--manifest is required');
     expect((await run(['policy', 'generate', '--manifest', manifestPath, '--admin', ADMIN])).code).toBe(2);
@@ -121,6 +129,6 @@ describe('policy lint', () => {
   it('lists every code in --help', async () => {
     const r = await run(['policy', 'lint', '--help']);
     expect(r.code).toBe(0);
-    for (let i = 1; i <= 22; i++) expect(r.out).toContain(`KP${String(i).padStart(3, '0')}`);
+    for (let i = 1; i <= 23; i++) expect(r.out).toContain(`KP${String(i).padStart(3, '0')}`);
   });
 });
