@@ -109,7 +109,7 @@ export function parseYamlBranches(text: string, fileName?: string, limits: SopsL
       uniqueKeys: true,
       // Keep !!binary/!!timestamp/!!set as raw text: we type scalars ourselves.
       resolveKnownTags: false,
-      prettyErrors: false,
+      prettyErrors: true,
       strict: true,
     });
   } catch (e) {
