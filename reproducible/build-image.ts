@@ -3,10 +3,11 @@
 // checkout path, file mtimes or machine: nothing here reads a clock, a file's metadata or
 // the environment except what is recorded in the manifest.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { BUILD_MANIFEST_SCHEMA, serializeBuildManifest, type BuildInput, type BuildManifest } from '../verifier/build-manifest.ts';
 import { writeCpio } from '../build/cpio.ts';
+import { buildFail } from '../build/errors.ts';
 import { writeEif } from '../build/eif.ts';
 import { computeEifPcrs, pcrHex, type EifPcrs } from '../build/pcrs.ts';
 import { bundleEntry } from '../build/bundle.ts';
@@ -15,7 +16,7 @@ import { appRamdiskEntries, cmdFile, envFile, type AppImage, type RootfsEntry } 
 import { ENCLAVE_CMD, ENCLAVE_ENV, IMAGE_PATHS } from '../build/image-layout.ts';
 import { buildEifMetadata, kernelVersionFromConfig } from '../build/metadata.ts';
 import { certificateDer, createEifSignature, type SigningMaterial } from '../build/eif-signature.ts';
-import { loadInputsLock } from './lock.ts';
+import { loadInputsLock, type InputsLock } from './lock.ts';
 import { fetchDeb, fetchNodeRuntime, sha256Hex, sha384Hex, type Progress } from './fetch-inputs.ts';
 import { developmentBlobSet } from './dev-blobs.ts';
 
@@ -36,6 +37,8 @@ export interface BuildImageOptions {
   /** Service entry point, relative to sourceRoot (default enclave/main.ts). */
   entry?: string;
   signing?: SigningMaterial;
+  /** Also write the image's root filesystem there (the build context of Dockerfile.enclave). */
+  rootfsDir?: string;
   /** Overrides the lock's SOURCE_DATE_EPOCH. */
   sourceDateEpoch?: number;
   env?: NodeJS.ProcessEnv;
@@ -69,6 +72,27 @@ function gitState(root: string): { commit: string; dirty: boolean } {
   return { commit: '0'.repeat(40), dirty: true };
 }
 
+/** Every file of the image root and where its bytes come from: one list for the build and Dockerfile.enclave. */
+export function rootfsPlan(lock: InputsLock): Array<{ path: string; mode: number; from: 'node' | 'service' | 'launcher' | 'caBundle' | 'deb' }> {
+  return [
+    { path: IMAGE_PATHS.node, mode: 0o755, from: 'node' },
+    { path: IMAGE_PATHS.service, mode: 0o644, from: 'service' },
+    { path: IMAGE_PATHS.launcher, mode: 0o644, from: 'launcher' },
+    { path: IMAGE_PATHS.caBundle, mode: 0o644, from: 'caBundle' },
+    ...lock.debs.filter((d) => d.use === 'rootfs').flatMap((d) => d.files.map((f) => ({ path: f.to, mode: f.mode, from: 'deb' as const }))),
+  ];
+}
+
+function stageRootfs(dir: string, rootfs: RootfsEntry[]): void {
+  for (const e of rootfs) {
+    if (e.type !== 'file') continue;
+    const path = join(dir, e.path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, e.data);
+    chmodSync(path, e.mode); // explicit: the umask must not decide the staged modes
+  }
+}
+
 function input(name: string, source: string, data: Uint8Array): BuildInput {
   return { name, source, sha384: sha384Hex(data), size: data.length };
 }
@@ -81,18 +105,19 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const lock = loadInputsLock(root);
   const epoch = opts.sourceDateEpoch ?? lock.sourceDateEpoch;
   const inputs: BuildInput[] = [];
+  // nitro-cli blobs are checked first: a wrong --blobs directory fails before any download.
+  const nitroDir = opts.developmentBlobs === true ? undefined : (opts.blobsDir ?? findNitroCliBlobs(env));
+  const nitroBlobs = nitroDir === undefined ? undefined : loadNitroCliBlobs(nitroDir);
 
   // 1. Pinned inputs.
   const nodeBinary = fetchNodeRuntime(lock, root, cacheDir, progress);
   inputs.push(input('node-runtime', `${lock.nodeRuntime.package}@${lock.nodeRuntime.version}/${lock.nodeRuntime.binary}`, nodeBinary));
-  const fetched = lock.debs.map((d) => fetchDeb(d, cacheDir, progress));
+  // The development blob packages (a 70 MB kernel) are fetched only when they are used.
+  const fetched = lock.debs.filter((d) => d.use === 'rootfs' || nitroBlobs === undefined).map((d) => fetchDeb(d, cacheDir, progress));
   for (const f of fetched) inputs.push({ name: `deb:${f.deb.package}`, source: `${f.deb.package}=${f.deb.version} sha256:${f.deb.sha256}`, sha384: f.sha384, size: f.size });
 
   // 2. Blob set: explicit dir, installed nitro-cli, or the labelled development set.
-  let blobSet: BlobSet;
-  const nitroDir = opts.developmentBlobs === true ? undefined : (opts.blobsDir ?? findNitroCliBlobs(env));
-  if (nitroDir !== undefined) blobSet = loadNitroCliBlobs(nitroDir);
-  else blobSet = developmentBlobSet(root, fetched.filter((f) => f.deb.use === 'dev-blobs'));
+  const blobSet: BlobSet = nitroBlobs ?? developmentBlobSet(root, fetched.filter((f) => f.deb.use === 'dev-blobs'));
   progress(`blob set: ${blobSet.kind}`);
   const blobData: Record<string, Uint8Array> = { bzImage: blobSet.kernel, 'bzImage.config': blobSet.kernelConfig, cmdline: Buffer.from(blobSet.cmdline), init: blobSet.init, 'nsm.ko': blobSet.nsmKo };
   for (const x of blobSet.extraBootstrapFiles) blobData[x.path] = x.data;
@@ -108,15 +133,16 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   inputs.push(input('ca-bundle', 'reproducible/ca/amazon-roots.pem (Amazon Root CA 1-4)', caBundle));
 
   // 4. Root filesystem and ramdisks.
-  const rootfs: RootfsEntry[] = [
-    { type: 'file', path: IMAGE_PATHS.node, data: nodeBinary, mode: 0o755 },
-    { type: 'file', path: IMAGE_PATHS.service, data: service.code, mode: 0o644 },
-    { type: 'file', path: IMAGE_PATHS.launcher, data: launcher.code, mode: 0o644 },
-    { type: 'file', path: IMAGE_PATHS.caBundle, data: caBundle, mode: 0o644 },
-  ];
-  for (const f of fetched.filter((x) => x.deb.use === 'rootfs')) {
-    for (const [to, file] of f.files) rootfs.push({ type: 'file', path: to, data: file.data, mode: file.mode });
-  }
+  const debFiles = new Map<string, Uint8Array>();
+  for (const f of fetched) for (const [to, file] of f.files) if (f.deb.use === 'rootfs') debFiles.set(to, file.data);
+  const own: Record<string, Uint8Array> = { node: nodeBinary, service: service.code, launcher: launcher.code, caBundle };
+  const rootfs: RootfsEntry[] = rootfsPlan(lock).map((p) => ({
+    type: 'file',
+    path: p.path,
+    mode: p.mode,
+    data: (p.from === 'deb' ? debFiles.get(p.path) : own[p.from]) ?? buildFail('INPUT_UNAVAILABLE', `no data for image file ${p.path}`),
+  }));
+  if (opts.rootfsDir !== undefined) stageRootfs(resolve(opts.rootfsDir), rootfs);
   const app: AppImage = { rootfs, cmd: ENCLAVE_CMD, env: ENCLAVE_ENV };
   progress('writing ramdisks (deterministic cpio)');
   const bootstrap = writeCpio(bootstrapRamdiskEntries(blobSet), { mtime: epoch });

@@ -3,6 +3,7 @@
 // this source and these pinned inputs.
 import { parseBuildManifest, type BuildManifest } from '../verifier/build-manifest.ts';
 import { buildFail } from '../build/errors.ts';
+import { findNitroCliBlobs } from '../build/blobs.ts';
 import { certificateDer } from '../build/eif-signature.ts';
 import { extendOnce } from '../build/pcrs.ts';
 import { buildImage, type BuiltImage } from './build-image.ts';
@@ -40,12 +41,9 @@ export interface RebuildReport {
 export async function rebuildAndCompare(opts: RebuildOptions): Promise<{ report: RebuildReport; image: BuiltImage }> {
   const published = parseBuildManifest(opts.manifestText);
   const development = published.blobSet.kind === 'development';
-  if (!development && opts.blobsDir === undefined && (opts.env ?? process.env).NITRO_CLI_BLOBS === undefined) {
-    // buildImage would fall back to the development set; that can never match.
-    const { findNitroCliBlobs } = await import('../build/blobs.ts');
-    if (findNitroCliBlobs(opts.env ?? process.env) === undefined) {
-      buildFail('BLOBS_INVALID', 'the manifest was built with nitro-cli blobs, which are not installed here: pass --blobs DIR (or set NITRO_CLI_BLOBS)');
-    }
+  if (!development && opts.blobsDir === undefined && findNitroCliBlobs(opts.env ?? process.env) === undefined) {
+    // buildImage would fall back to the development set, which can never match.
+    buildFail('BLOBS_INVALID', 'the manifest was built with nitro-cli blobs, which are not installed here: pass --blobs DIR (or set NITRO_CLI_BLOBS)');
   }
   const image = await buildImage({
     sourceRoot: opts.sourceRoot,

@@ -14,6 +14,7 @@ import { buildImage, BUNDLE_EXTERNALS } from '../reproducible/build-image.ts';
 import { bundleEntry } from '../build/bundle.ts';
 import { diffEifs } from '../build/pcr-diff.ts';
 import { describeEif } from '../build/describe.ts';
+import { fileTypeOf, readCpio } from '../build/cpio.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(REPO, '.cache', 'attested-pack');
@@ -87,9 +88,18 @@ describe('reproducible build', () => {
     process.umask(0o077);
     process.env.TZ = 'Pacific/Kiritimati';
     process.env.LC_ALL = 'C';
-    const first = await buildImage({ sourceRoot: a, outDir: join(a, 'out'), cacheDir: CACHE, developmentBlobs: true });
+    const stage = join(a, 'stage');
+    const first = await buildImage({ sourceRoot: a, outDir: join(a, 'out'), cacheDir: CACHE, developmentBlobs: true, rootfsDir: stage });
     expect(first.manifest.blobSet.kind).toBe('development');
     expect(describeEif(first.eif).pcrs).toEqual(first.manifest.pcrs);
+    // The staged root filesystem (Dockerfile.enclave's build context) is the ramdisk's rootfs/.
+    const files = readCpio(first.ramdisks[1]!).filter((r) => fileTypeOf(r.mode) === 'file' && r.path.startsWith('rootfs/'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const r of files) {
+      const staged = join(stage, r.path.slice('rootfs/'.length));
+      expect(Buffer.compare(readFileSync(staged), Buffer.from(r.data))).toBe(0);
+      expect(statSync(staged).mode & 0o7777).toBe(r.mode & 0o7777);
+    }
     const manifestPath = join(a, 'out', 'build-manifest.json');
 
     process.umask(0o002);

@@ -55,6 +55,8 @@ Options:
   --source DIR       checkout to build (default: the one this CLI runs from)
   --entry FILE       service entry point relative to the source (default: enclave/main.ts)
   --cache DIR        download cache (default: <source>/.cache/attested-pack)
+  --rootfs-dir DIR   also write the image's root filesystem there: the build context of
+                     Dockerfile.enclave, for users of nitro-cli build-enclave
   --json             print {eif, manifest, pcrs, size} as one JSON line on stdout
 
 Progress goes to stderr. Exit codes: 0 built, 1 a pinned input failed its digest check,
@@ -69,6 +71,7 @@ Progress goes to stderr. Exit codes: 0 built, 1 a pinned input failed its digest
     source: { type: 'string' },
     entry: { type: 'string' },
     cache: { type: 'string' },
+    'rootfs-dir': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, stderr, cwd, env }) {
@@ -83,6 +86,7 @@ Progress goes to stderr. Exit codes: 0 built, 1 a pinned input failed its digest
     const source = stringOption(values, 'source');
     const cache = stringOption(values, 'cache');
     const entry = stringOption(values, 'entry');
+    const rootfsDir = stringOption(values, 'rootfs-dir');
     try {
       const image = await buildImage({
         sourceRoot: source === undefined ? defaultSourceRoot() : resolve(cwd, source),
@@ -90,6 +94,7 @@ Progress goes to stderr. Exit codes: 0 built, 1 a pinned input failed its digest
         ...(cache !== undefined ? { cacheDir: resolve(cwd, cache) } : {}),
         ...(blobs !== undefined ? { blobsDir: resolve(cwd, blobs) } : {}),
         ...(entry !== undefined ? { entry } : {}),
+        ...(rootfsDir !== undefined ? { rootfsDir: resolve(cwd, rootfsDir) } : {}),
         ...(signing !== undefined ? { signing } : {}),
         developmentBlobs: values['dev-blobs'] === true,
         env,

@@ -1,0 +1,101 @@
+// The lock and the digest checks on fetched inputs: every refusal path.
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { parseInputsLock, loadInputsLock, type PinnedDeb } from './lock.ts';
+import { fetchDeb, fetchNodeRuntime } from './fetch-inputs.ts';
+import { isBuildError } from '../build/errors.ts';
+
+const LOCK_TEXT = readFileSync(new URL('./inputs.lock.json', import.meta.url), 'utf8');
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return isBuildError(e) ? e.code : `not a BuildError: ${String(e)}`;
+  }
+  return 'no error';
+}
+
+describe('inputs lock', () => {
+  it('parses the committed lock: every deb pinned by SHA-256, the runtime by SHA-384', () => {
+    const lock = parseInputsLock(LOCK_TEXT);
+    expect(lock.debs.length).toBeGreaterThan(5);
+    expect(lock.debs.every((d) => /^[0-9a-f]{64}$/.test(d.sha256) && d.files.length > 0)).toBe(true);
+    expect(lock.nodeRuntime.sha384).toMatch(/^[0-9a-f]{96}$/);
+    expect(lock.debs.filter((d) => d.use === 'dev-blobs').map((d) => d.package).sort()).toEqual(['busybox-static', expect.stringMatching(/^linux-image-/)]);
+    // The runtime's npm lockfile pins the same version with an integrity hash.
+    const npmLock = JSON.parse(readFileSync(new URL('./runtime/package-lock.json', import.meta.url), 'utf8')) as { packages: Record<string, { version?: string; integrity?: string }> };
+    const pkg = npmLock.packages[`node_modules/${lock.nodeRuntime.package}`];
+    expect(pkg?.version).toBe(lock.nodeRuntime.version);
+    expect(pkg?.integrity).toMatch(/^sha512-/);
+  });
+
+  it('refuses malformed locks', () => {
+    const good = JSON.parse(LOCK_TEXT) as Record<string, unknown> & { debs: Array<Record<string, unknown>> };
+    const variant = (f: (x: typeof good) => void): string => {
+      const copy = JSON.parse(LOCK_TEXT) as typeof good;
+      f(copy);
+      return JSON.stringify(copy);
+    };
+    expect(code(() => parseInputsLock('not json'))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { x.schema = 'other'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { x.debs[0]!.sha256 = 'abc'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { x.debs[0]!.use = 'somewhere'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { (x.debs[0]!.files as Array<Record<string, string>>)[0]!.to = '../escape'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { (x.debs[0]!.files as Array<Record<string, string>>)[0]!.to = '/abs'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { (x.debs[0]!.files as Array<Record<string, string>>)[0]!.mode = '755'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { x.sourceDateEpoch = -1; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => parseInputsLock(variant((x) => { (x.nodeRuntime as Record<string, string>).sha384 = 'x'; })))).toBe('LOCK_MALFORMED');
+    expect(code(() => loadInputsLock(join(tmpdir(), 'no-such-checkout')))).toBe('LOCK_MALFORMED');
+  });
+});
+
+describe('fetched inputs are checked against the lock', () => {
+  it('refuses a cached .deb whose SHA-256 differs, and removes it', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'lock-deb-'));
+    try {
+      const deb: PinnedDeb = { package: 'socat', version: '1.7.4.4-2', sha256: 'a'.repeat(64), use: 'rootfs', files: [] };
+      const path = join(cache, 'debs', `socat_1.7.4.4-2_${'a'.repeat(16)}.deb`);
+      mkdirSync(join(cache, 'debs'), { recursive: true });
+      writeFileSync(path, 'not the pinned package');
+      expect(code(() => fetchDeb(deb, cache, () => undefined))).toBe('INPUT_DIGEST_MISMATCH');
+      expect(existsSync(path)).toBe(false);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a file the lock names that the package does not contain', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'lock-file-'));
+    try {
+      const bytes = Buffer.from('pretend deb');
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const name = `x_1_${sha256.slice(0, 16)}.deb`;
+      mkdirSync(join(cache, 'debs', `${name}.d`), { recursive: true });
+      writeFileSync(join(cache, 'debs', name), bytes);
+      writeFileSync(join(cache, 'debs', `${name}.d`, '.complete'), '');
+      const deb: PinnedDeb = { package: 'x', version: '1', sha256, use: 'rootfs', files: [{ from: 'usr/bin/missing', to: 'usr/bin/missing', mode: 0o755 }] };
+      expect(code(() => fetchDeb(deb, cache, () => undefined))).toBe('INPUT_UNAVAILABLE');
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a Node runtime binary whose SHA-384 differs from the lock', () => {
+    const root = mkdtempSync(join(tmpdir(), 'lock-node-'));
+    try {
+      cpSync(new URL('./runtime', import.meta.url), join(root, 'reproducible', 'runtime'), { recursive: true });
+      const lock = parseInputsLock(LOCK_TEXT);
+      const lockHash = createHash('sha256').update(readFileSync(join(root, 'reproducible', 'runtime', 'package-lock.json'))).digest('hex').slice(0, 16);
+      const bin = join(root, 'cache', `node-runtime-${lockHash}`, 'node_modules', lock.nodeRuntime.package, 'bin');
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'node'), 'a tampered runtime');
+      expect(code(() => fetchNodeRuntime(lock, root, join(root, 'cache'), () => undefined))).toBe('INPUT_DIGEST_MISMATCH');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
