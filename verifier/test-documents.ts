@@ -41,6 +41,7 @@ export class IndefiniteMap {
 
 export type Encodable =
   | number
+  | bigint
   | string
   | Uint8Array
   | boolean
@@ -75,6 +76,11 @@ export function encode(value: Encodable): Uint8Array {
       if (!Number.isInteger(v)) throw new Error('test encoder: integers only');
       if (v >= 0) out.push(...head(0, v));
       else out.push(...head(1, -1 - v));
+    } else if (typeof v === 'bigint') {
+      const neg = v < 0n;
+      const n = neg ? -1n - v : v;
+      const bytes = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(56 - 8 * i)) & 0xffn));
+      out.push(((neg ? 1 : 0) << 5) | 27, ...bytes);
     } else if (v === false) out.push(0xf4);
     else if (v === true) out.push(0xf5);
     else if (v === null) out.push(0xf6);
@@ -98,6 +104,8 @@ export function encode(value: Encodable): Uint8Array {
     } else if (v instanceof Tagged) {
       out.push(...head(6, v.tag));
       walk(v.value);
+    } else {
+      throw new Error(`test encoder: cannot encode ${typeof v}`);
     }
   };
   walk(value);
