@@ -33,7 +33,8 @@ export function hostLogger(level: HostConfig['logLevel'], destination?: NodeJS.W
       level,
       redact: { paths: ['req.headers.authorization', 'headers.authorization', 'credentials', '*.credentials', 'token'], censor: '[redacted]' },
     },
-    destination as Parameters<typeof pino>[1],
+    // stdout is for command output; logs go to stderr unless told otherwise.
+    (destination ?? pino.destination(2)) as Parameters<typeof pino>[1],
   );
 }
 

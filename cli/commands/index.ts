@@ -8,6 +8,9 @@ import { pcrDiffCommand } from './pcr-diff.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
 import { policyGenerateCommand, policyLintCommand } from './policy.ts';
 import { kmsEmulatorCommand } from './kms-emulator.ts';
+import { hostCommand } from './host.ts';
+import { enclaveCommand } from './enclave.ts';
+import { packCommand } from './pack.ts';
 
 export const COMMANDS: Command[] = [
   errorsCommand,
@@ -19,4 +22,7 @@ export const COMMANDS: Command[] = [
   policyGenerateCommand,
   policyLintCommand,
   kmsEmulatorCommand,
+  hostCommand,
+  enclaveCommand,
+  packCommand,
 ];

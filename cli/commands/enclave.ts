@@ -1,0 +1,84 @@
+// `attested-pack enclave`: run the enclave service on a Unix socket outside the image —
+// with the hardware NSM (inside a Nitro Enclave) or, for development and the demo, the
+// SIMULATED NSM (wired in here, never by enclave/ itself).
+import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { startEnclaveServer, type EnclaveNsm, type PackHandler } from '../../enclave/server.ts';
+import { parseBuildManifest } from '../../verifier/index.ts';
+import { createTestCa } from '../../simulator/attestation-issuer.ts';
+import { createSimulatedNsm, writeSimulatedRoot } from '../../simulator/nsm.ts';
+import { EXIT_OK, UsageError, requireOption, stringOption, type Command } from '../command.ts';
+
+/** The pack pipeline plugs in here (until then the enclave answers PACK_UNAVAILABLE). */
+function packHandlerFor(_nsm: EnclaveNsm): PackHandler | undefined {
+  return undefined;
+}
+
+export const enclaveCommand: Command = {
+  path: ['enclave'],
+  summary: 'run the enclave service on a Unix socket (hardware NSM, or SIMULATED for development)',
+  help: `Usage: attested-pack enclave --socket PATH --nsm hardware|simulated [options]
+
+Serves the host ↔ enclave protocol (enclave/README.md) on a Unix socket. Inside a Nitro
+Enclave use --nsm hardware (/dev/nsm; a missing device is an error, never a fallback). For
+development, --nsm simulated issues real COSE attestation documents from a fresh SIMULATED
+test CA with the PCRs of --manifest, and writes that CA's root certificate so hosts and
+verifiers can be pointed at it explicitly.
+
+Options:
+  --socket PATH      Unix socket to listen on                                 (required)
+  --nsm MODE         hardware | simulated                                     (required)
+  --manifest FILE    build manifest whose PCRs the simulated NSM reports (simulated only)
+  --root-dir DIR     where to write simulated-nitro-root.pem (default: the socket's dir)
+  --json             print the startup summary as one JSON line
+`,
+  options: {
+    socket: { type: 'string' },
+    nsm: { type: 'string' },
+    manifest: { type: 'string' },
+    'root-dir': { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run({ values, stdout, cwd }) {
+    const socketPath = resolve(cwd, requireOption(values, 'socket'));
+    const mode = requireOption(values, 'nsm');
+    let nsm: EnclaveNsm;
+    let rootFile: string | null = null;
+    if (mode === 'hardware') {
+      const { openHardwareNsm } = await import('../../enclave/nsm/device.ts');
+      try {
+        nsm = await openHardwareNsm();
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    } else if (mode === 'simulated') {
+      let manifest;
+      try {
+        manifest = parseBuildManifest(readFileSync(resolve(cwd, requireOption(values, 'manifest'))));
+      } catch (e) {
+        if (e instanceof UsageError) throw new UsageError('--manifest is required with --nsm simulated');
+        throw new UsageError(`--manifest: ${(e as Error).message}`);
+      }
+      const ca = await createTestCa();
+      nsm = createSimulatedNsm({ ca, pcrs: manifest });
+      rootFile = writeSimulatedRoot(ca, resolve(cwd, stringOption(values, 'root-dir') ?? dirname(socketPath)));
+    } else {
+      throw new UsageError(`--nsm must be 'hardware' or 'simulated', not '${mode}'`);
+    }
+    const packHandler = packHandlerFor(nsm);
+    const server = await startEnclaveServer(socketPath, { nsm, ...(packHandler === undefined ? {} : { packHandler }) });
+    const summary = { socket: socketPath, nsm: nsm.kind, simulatedRoot: rootFile, packHandler: packHandler !== undefined };
+    stdout.write(values.json === true ? `${JSON.stringify(summary)}\n` : `attested-pack enclave (${nsm.kind.toUpperCase()} NSM) listening on ${socketPath}${rootFile === null ? '' : `; simulated root: ${rootFile}`}\n`);
+    await new Promise<void>((done) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        done();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await server.close();
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,146 @@
+// `attested-pack pack` (the CI client) against a real host + enclave pair on loopback/Unix
+// sockets. The enclave runs a test pack handler that produces a genuine receipt (DSSE +
+// simulated attestation document), so the client's local verification is exercised for
+// real: success, wrong nonce, wrong manifest, wrong commit, host refusals, usage errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../cli/main.ts';
+import type { PackHandler } from '../enclave/server.ts';
+import { buildReceiptStatement } from '../verifier/statement.ts';
+import { assembleReceipt, receiptPublicKey, receiptUserData, signReceiptStatement } from '../verifier/receipt.ts';
+import { git, makeGitRepo } from './enclave-support.ts';
+import { TOKEN_DEV, startHarness, testManifest, type Harness } from './host-support.ts';
+
+const CLEF_YAML = `version: 1
+file_pattern: secrets/{namespace}/{environment}.enc.yaml
+environments:
+  - { name: dev, description: d }
+  - { name: production, description: p }
+namespaces:
+  - { name: api, description: a }
+  - { name: web, description: w }
+service_identities:
+  - { name: api-svc, namespaces: [api, web], environments: { dev: { recipient: age1x } } }
+`;
+const repo = makeGitRepo({ 'clef.yaml': CLEF_YAML, 'secrets/api/dev.enc.yaml': 'k: ENC[...]\n', 'README.md': 'x\n' }, 'sha256');
+
+/** A pack handler that signs a real receipt; `tweak` lets a test make it lie. */
+function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): PackHandler {
+  return async (input, ctx) => {
+    const clef = input.tree.readFile('clef.yaml');
+    if (clef === null) throw new Error('no clef.yaml');
+    const cells = [];
+    for (const ns of ['api', 'web']) {
+      const path = `secrets/${ns}/${input.environment}.enc.yaml`;
+      const f = input.tree.readFile(path);
+      if (f !== null) cells.push({ namespace: ns, environment: input.environment, path, blob: f.id });
+    }
+    const artifact = Buffer.from(`${JSON.stringify({ version: 1, identity: input.identity, environment: input.environment }, null, 2)}\n`);
+    const statement = buildReceiptStatement({
+      artifactName: `${input.identity}/${input.environment}.json`,
+      source: { repository: 'test/repo', commit: tweak.commit ?? input.commit, objectFormat: input.objectFormat, clefYaml: clef.id, cells },
+      pack: { identity: input.identity, environment: input.environment, namespaces: ['api', 'web'], revision: `${Date.now()}-0a1b2c3d`, packedAt: new Date().toISOString() },
+      kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
+      artifactSha256: createHash('sha256').update(artifact).digest('hex'),
+      builderVersion: '0.1.0',
+    });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const envelope = signReceiptStatement(statement, privateKey);
+    const doc = await ctx.nsm.attest({ userData: receiptUserData(envelope), nonce: tweak.nonce ?? input.nonce, publicKey: receiptPublicKey(privateKey) });
+    return { artifact, receipt: assembleReceipt(envelope, doc) };
+  };
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await main(argv, { stdout, stderr, cwd: repo, env });
+  return { code, out, err };
+}
+
+const harnesses: Harness[] = [];
+async function harness(handler: PackHandler): Promise<Harness> {
+  const h = await startHarness({ handler });
+  harnesses.push(h);
+  return h;
+}
+afterAll(async () => {
+  for (const h of harnesses) await h.close();
+});
+
+function args(h: Harness, out: string, extra: string[] = []): string[] {
+  return ['pack', '--host', h.url, '--identity', 'api-svc', '--env', 'dev', '--manifest', join(h.dir, 'manifest.json'), '--root', join(h.dir, 'root.pem'), '--out', out, ...extra];
+}
+
+describe('attested-pack pack', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await harness(receiptHandler());
+  });
+
+  it('packs, writes artifact.json + receipt.json and verifies the receipt (sha256 repository)', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
+    const r = await run([...args(h, out), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.err).toContain('packing api-svc/dev');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out) as Record<string, unknown>;
+    expect(summary).toMatchObject({ ok: true, identity: 'api-svc', environment: 'dev', commit: git(repo, 'rev-parse', 'HEAD'), objectFormat: 'sha256', trust: 'simulated' });
+    const artifact = readFileSync(join(out, 'artifact.json'));
+    expect(summary.artifactSha256).toBe(createHash('sha256').update(artifact).digest('hex'));
+    expect(JSON.parse(readFileSync(join(out, 'receipt.json'), 'utf8'))).toHaveProperty('dsse');
+  });
+
+  it('refuses a receipt whose document carries another nonce (replay)', async () => {
+    const bad = await harness(receiptHandler({ nonce: Buffer.alloc(32, 7) }));
+    const r = await run([...args(bad, mkdtempSync(join(tmpdir(), 'ap-out-'))), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'NONCE_MISMATCH' });
+  });
+
+  it('refuses a receipt naming another commit', async () => {
+    const bad = await harness(receiptHandler({ commit: 'b'.repeat(64) }));
+    const r = await run([...args(bad, mkdtempSync(join(tmpdir(), 'ap-out-'))), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'COMMIT_MISMATCH' });
+  });
+
+  it('refuses when the enclave does not run the image of the given manifest', async () => {
+    const other = testManifest();
+    other.pcrs['0'] = '9'.repeat(96);
+    const dir = mkdtempSync(join(tmpdir(), 'ap-out-'));
+    writeFileSync(join(dir, 'other.json'), JSON.stringify(other));
+    const argv = args(h, dir);
+    argv[argv.indexOf('--manifest') + 1] = join(dir, 'other.json');
+    const r = await run(argv, { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/receipt does not verify: (PCR_MISMATCH|MANIFEST_MISMATCH)/);
+  });
+
+  it('reports host refusals with exit code 1', async () => {
+    const r = await run([...args(h, mkdtempSync(join(tmpdir(), 'ap-out-'))), '--json'], { ATTESTED_PACK_TOKEN: 'wrong-token-0000000000' });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('usage errors exit 2: no token, missing flags, undeclared identity, OIDC outside Actions', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
+    expect((await run(args(h, out))).code).toBe(2);
+    expect((await run(['pack', '--identity', 'api-svc', '--env', 'dev'], { ATTESTED_PACK_TOKEN: TOKEN_DEV })).code).toBe(2);
+    const argv = args(h, out);
+    argv[argv.indexOf('--identity') + 1] = 'nobody';
+    const r = await run(argv, { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("no service identity 'nobody'");
+    const o = await run([...args(h, out), '--github-oidc']);
+    expect(o.code).toBe(2);
+    expect(o.err).toContain('ACTIONS_ID_TOKEN_REQUEST_URL');
+  });
+});
