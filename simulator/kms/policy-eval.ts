@@ -347,11 +347,9 @@ function statementApplies(st: PolicyStatement, req: PolicyRequest): boolean {
 
 /** Evaluate a key policy (parsed, JSON text or a JSON value) for one request. */
 export function evaluateKeyPolicy(policy: KeyPolicy | string | Record<string, unknown>, request: PolicyRequest): PolicyDecision {
-  const parsed: KeyPolicy =
-    typeof policy === 'object' && policy !== null && Array.isArray((policy as KeyPolicy).statements) && (policy as KeyPolicy).statements.every((s) => typeof s === 'object')
-      && 'version' in policy
-      ? (policy as KeyPolicy)
-      : parseKeyPolicy(policy);
+  // A parsed policy has `statements`; a JSON policy document has `Statement`.
+  const isParsed = typeof policy === 'object' && policy !== null && Array.isArray((policy as { statements?: unknown }).statements);
+  const parsed: KeyPolicy = isParsed ? (policy as KeyPolicy) : parseKeyPolicy(policy);
   const denies: string[] = [];
   const allows: string[] = [];
   for (const st of parsed.statements) {
