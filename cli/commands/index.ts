@@ -11,6 +11,7 @@ import { kmsEmulatorCommand } from './kms-emulator.ts';
 import { hostCommand } from './host.ts';
 import { enclaveCommand } from './enclave.ts';
 import { packCommand } from './pack.ts';
+import { openCommand } from './open.ts';
 
 export const COMMANDS: Command[] = [
   errorsCommand,
@@ -25,4 +26,5 @@ export const COMMANDS: Command[] = [
   hostCommand,
   enclaveCommand,
   packCommand,
+  openCommand,
 ];
