@@ -6,6 +6,7 @@ import { describeCommand } from './describe.ts';
 import { rebuildCommand } from './rebuild.ts';
 import { pcrDiffCommand } from './pcr-diff.ts';
 import { verifyAttestationCommand } from './verify-attestation.ts';
+import { verifyReceiptCommand } from './verify-receipt.ts';
 import { policyGenerateCommand, policyLintCommand } from './policy.ts';
 import { kmsEmulatorCommand } from './kms-emulator.ts';
 import { hostCommand } from './host.ts';
@@ -20,6 +21,7 @@ export const COMMANDS: Command[] = [
   rebuildCommand,
   pcrDiffCommand,
   verifyAttestationCommand,
+  verifyReceiptCommand,
   policyGenerateCommand,
   policyLintCommand,
   kmsEmulatorCommand,
