@@ -224,7 +224,7 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
   };
 
   const server: Server = createServer(
-    { cert: tls.certPem, key: tls.keyPem, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+    { cert: tls.certPem, key: tls.keyPem, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, noDelay: true },
     (req, res) => {
       handle(req, res).catch((e: unknown) => {
         process.stderr.write(`kms-emulator: ${(e as Error).message}\n`);
