@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { collectGitObjects } from '../cli/pack-client/git-objects.ts';
 import type { PackHandler, PackInput } from '../enclave/server.ts';
+import { CredentialsError } from '../host/credentials.ts';
 import { git, makeGitRepo } from './enclave-support.ts';
 import { TOKEN_DEV, TOKEN_PROD, caNsm, startHarness, type Harness } from './host-support.ts';
 
@@ -190,6 +191,17 @@ describe('host limits', () => {
       const ready = await fetch(`${h.url}/v1/ready`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { reason: { code: string } }).reason.code).toBe('PCR_MISMATCH');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('503 when no AWS credentials can be obtained for the enclave', async () => {
+    const h = await startHarness({ handler, host: { credentials: { get: async () => Promise.reject(new CredentialsError('IMDS answered 500')) } } });
+    try {
+      const res = await post(h, await packBody());
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('CREDENTIALS_UNAVAILABLE');
     } finally {
       await h.close();
     }

@@ -2,6 +2,9 @@
 // wrong issuer, wrong audience, foreign key, unmapped repository, out-of-scope environment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAuthenticator } from '../host/auth.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
@@ -17,11 +20,13 @@ const handler: PackHandler = async () => ({ artifact: Buffer.from('a'), receipt:
 
 let h: Harness;
 let key: CryptoKey;
+let publicKey: CryptoKey;
 let foreignKey: CryptoKey;
 
 beforeAll(async () => {
   const pair = await generateKeyPair('RS256');
   key = pair.privateKey;
+  publicKey = pair.publicKey;
   foreignKey = (await generateKeyPair('RS256')).privateKey;
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   h = await startHarness({
@@ -75,6 +80,24 @@ async function pack(jwt: string, environment: string) {
 }
 
 describe('GitHub Actions OIDC', () => {
+  it('also fetches the JWKS from a URL', async () => {
+    const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
+    const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks`;
+    const auth = createAuthenticator({
+      tokens: [],
+      githubOidc: { issuer: ISSUER, audience: AUDIENCE, jwks: { url }, rules: [{ repository: 'org/app', identities: ['api-svc'], environments: ['dev'] }] },
+    });
+    try {
+      const p = await auth(`Bearer ${await token({})}`);
+      expect(p).toMatchObject({ kind: 'github-oidc', name: 'repo:org/app@refs/heads/main', identities: ['api-svc'], environments: ['dev'] });
+      await expect(auth(`Bearer ${await token({}, { signer: foreignKey })}`)).rejects.toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('accepts a valid token whose repository/ref map to the scope', async () => {
     expect((await pack(await token({}), 'production')).status).toBe(200);
     expect((await pack(await token({ ref: 'refs/tags/v1.2.0' }), 'staging')).status).toBe(200);
