@@ -37,6 +37,30 @@ function bridge(name: string, args: string[], onExit: (code: number | null) => v
   return child;
 }
 
+/**
+ * A serial bridge is usable only once socat has put the tty in raw mode; bytes that arrive
+ * earlier meet the cooked line discipline (echo, NUL handling) and corrupt the first frame.
+ * socat -d -d logs "starting data transfer loop" after it configured both ends.
+ */
+function serialBridge(tty: string, socket: string, onReady: () => void): void {
+  const child = spawn(SOCAT, ['-d', '-d', `OPEN:/dev/${tty},raw,echo=0`, `UNIX-CONNECT:${socket}`], { stdio: ['ignore', 'inherit', 'pipe'] });
+  let seen = '';
+  let ready = false;
+  child.stderr?.on('data', (d: Buffer) => {
+    if (ready) return;
+    seen += d.toString();
+    if (seen.includes('starting data transfer loop')) {
+      ready = true;
+      onReady();
+    }
+  });
+  child.on('error', (e) => log('bridge-error', { name: 'serial', message: e.message }));
+  child.on('exit', (code) => {
+    log('bridge-exit', { name: 'serial', code });
+    setTimeout(() => serialBridge(tty, socket, () => undefined), 200);
+  });
+}
+
 async function main(): Promise<void> {
   const cmdline = readCmdline();
   const devSerial = /(?:^|\s)attested_pack\.dev_serial=(ttyS[0-9])(?=\s|$)/.exec(cmdline)?.[1];
@@ -61,16 +85,11 @@ async function main(): Promise<void> {
     log('fatal', { message: 'no /dev/vsock: the service would be unreachable' });
     process.exit(1);
   }
-  if (devSerial !== undefined) {
-    const serial = (): void => {
-      bridge('serial', [`OPEN:/dev/${devSerial},raw,echo=0`, `UNIX-CONNECT:${socket}`], (code) => {
-        log('bridge-exit', { name: 'serial', code });
-        setTimeout(serial, 200);
-      });
-    };
-    serial();
-  }
-  process.stdout.write('attested-pack: enclave service ready\n');
+  const announce = (): void => {
+    process.stdout.write('attested-pack: enclave service ready\n');
+  };
+  if (devSerial !== undefined) serialBridge(devSerial, socket, announce);
+  else announce();
 }
 
 main().catch((e: unknown) => {
