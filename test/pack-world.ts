@@ -1,0 +1,171 @@
+// A whole simulated deployment in one process, for pack tests: the KMS emulator (TLS,
+// SigV4) with the three keys and the policies `policy generate` makes for a build
+// manifest, a simulated NSM running that image, the host's egress proxy as the enclave's
+// only way out, the enclave server with the real pack handler, and a Clef repo in git
+// whose SOPS files were encrypted to the emulator's KMS key.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CreateKeyCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { startHarness, ADMIN, CI_USER, ENCLAVE_ROLE, type Harness } from './kms-harness.ts';
+import { createTestCa, type TestCa } from '../simulator/attestation-issuer.ts';
+import { createSimulatedNsm } from '../simulator/nsm.ts';
+import { generateKeyPolicy } from '../policy/generate.ts';
+import type { BuildManifest } from '../verifier/build-manifest.ts';
+import { startEgressProxy, type RunningEgressProxy } from '../host/egress.ts';
+import { startEnclaveServer, type RunningEnclaveServer } from '../enclave/server.ts';
+import { createPackHandler } from '../enclave/pack.ts';
+import { encryptSops, kmsKeyWrapper } from '../enclave/sops/encrypt.ts';
+import { sdkKmsEncrypt } from '../enclave/sops/kms-sdk.ts';
+import type { Nsm } from '../enclave/nsm/nsm.ts';
+
+/** The name the enclave dials; the egress proxy maps it to the emulator on loopback. */
+export const KMS_HOST = 'localhost';
+
+export function fakeManifest(seed = 'image-a'): BuildManifest {
+  const pcr = (i: number) => Buffer.from(`${seed}/pcr${i}`.padEnd(48, '.')).toString('hex');
+  return {
+    schema: 'attested-pack/build-manifest/v1',
+    project: { name: 'attested-pack', version: '0.1.0', sourceCommit: '0'.repeat(40), sourceDirty: false },
+    blobSet: { kind: 'development', description: 'test manifest (no image)' },
+    sourceDateEpoch: 0,
+    inputs: [],
+    eif: { file: 'attested-pack.eif', sha384: '0'.repeat(96), size: 0 },
+    pcrs: { '0': pcr(0), '1': pcr(1), '2': pcr(2) },
+  };
+}
+
+/** The secrets the sample repo holds: namespace → key → value. */
+export const SAMPLE_SECRETS: Record<string, Record<string, string | number | boolean>> = {
+  database: { DB_PASSWORD: `pw-${randomBytes(6).toString('hex')}`, DB_PORT: 5432 },
+  payments: { STRIPE_KEY: `sk_test_${randomBytes(8).toString('hex')}`, ENABLED: true },
+};
+
+export interface PackWorld {
+  harness: Harness;
+  ca: TestCa;
+  manifest: BuildManifest;
+  keys: { sops: string; envelope: string; signing: string };
+  repoDir: string;
+  socketPath: string;
+  egress: RunningEgressProxy;
+  /** Start (or restart) the enclave server with a simulated NSM running `manifest`'s image. */
+  startEnclave(image?: BuildManifest, opts?: { debug?: boolean }): Promise<RunningEnclaveServer>;
+  relayed: Buffer[];
+  close(): Promise<void>;
+}
+
+function git(cwd: string, args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+  }).trim();
+}
+
+export async function startPackWorld(opts: { objectFormat?: 'sha1' | 'sha256' } = {}): Promise<PackWorld> {
+  const dir = mkdtempSync(join(tmpdir(), 'pack-world-'));
+  const ca = await createTestCa();
+  const harness = await startHarness({ attestationRoot: ca.rootDer });
+  const manifest = fakeManifest();
+  const admin = harness.client(ADMIN);
+  const createKey = async (spec: 'SYMMETRIC_DEFAULT' | 'ECC_NIST_P256') =>
+    (await admin.send(new CreateKeyCommand(spec === 'SYMMETRIC_DEFAULT' ? {} : { KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.Arn as string;
+  const keys = { sops: await createKey('SYMMETRIC_DEFAULT'), envelope: await createKey('SYMMETRIC_DEFAULT'), signing: await createKey('ECC_NIST_P256') };
+  for (const kind of ['sops', 'envelope', 'signing'] as const) {
+    const policy = generateKeyPolicy({
+      key: kind,
+      manifest,
+      enclaveRoleArn: 'arn:aws:iam::111122223333:role/enclave-role',
+      adminArns: [ADMIN.principalArn],
+      readerArns: [CI_USER.principalArn],
+      editorArns: [CI_USER.principalArn],
+    });
+    await admin.send(new PutKeyPolicyCommand({ KeyId: keys[kind], PolicyName: 'default', Policy: JSON.stringify(policy) }));
+  }
+
+  // The Clef repo: clef.yaml + SOPS files encrypted (by the CI user, an editor) to the sops key.
+  const repoDir = join(dir, 'repo');
+  mkdirSync(repoDir);
+  git(repoDir, ['init', '-q', `--object-format=${opts.objectFormat ?? 'sha1'}`]);
+  const clefYaml = [
+    'version: 1',
+    'environments:',
+    '  - name: production',
+    '    description: Production',
+    'namespaces:',
+    '  - name: database',
+    '    description: Database credentials',
+    '  - name: payments',
+    '    description: Payment provider',
+    'sops:',
+    '  default_backend: awskms',
+    `  aws_kms_arn: ${keys.sops}`,
+    'file_pattern: secrets/{namespace}/{environment}.enc.yaml',
+    'service_identities:',
+    '  - name: payments-api',
+    '    description: The payments service',
+    '    namespaces: [database, payments]',
+    '    environments:',
+    '      production:',
+    '        kms:',
+    '          provider: aws',
+    `          keyId: ${keys.envelope}`,
+    '',
+  ].join('\n');
+  writeFileSync(join(repoDir, 'clef.yaml'), clefYaml);
+  const ci = harness.client(CI_USER);
+  for (const [ns, values] of Object.entries(SAMPLE_SECRETS)) {
+    const plain = Object.entries(values).map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n';
+    const file = join(repoDir, 'secrets', ns, 'production.enc.yaml');
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, await encryptSops(plain, { format: 'yaml', fileName: file, keys: [kmsKeyWrapper({ arn: keys.sops, encrypt: sdkKmsEncrypt(() => ci) })] }));
+  }
+  git(repoDir, ['add', '.']);
+  git(repoDir, ['commit', '-q', '-m', 'secrets']);
+
+  // The enclave's only way out: tunnel socket → egress proxy → (allowlisted) the emulator.
+  const port = Number(new URL(harness.emulator.endpoint).port);
+  const relayed: Buffer[] = [];
+  const egressSocket = join(dir, 'egress.sock');
+  const egress = await startEgressProxy(egressSocket, {
+    allow: [{ host: KMS_HOST, port, connectTo: { host: '127.0.0.1', port } }],
+    onRelay: (_d, chunk) => relayed.push(Buffer.from(chunk)),
+  });
+
+  const socketPath = join(dir, 'enclave.sock');
+  let running: RunningEnclaveServer | undefined;
+  const world: PackWorld = {
+    harness,
+    ca,
+    manifest,
+    keys,
+    repoDir,
+    socketPath,
+    egress,
+    relayed,
+    async startEnclave(image = manifest, o = {}) {
+      await running?.close();
+      const nsm: Nsm = createSimulatedNsm({ ca, pcrs: image, ...(o.debug === undefined ? {} : { debug: o.debug }) });
+      running = await startEnclaveServer(socketPath, {
+        nsm,
+        packHandler: createPackHandler({
+          kms: { tunnelSocket: egressSocket, caBundlePem: harness.emulator.caPem, endpointFor: () => `https://${KMS_HOST}:${port}`, maxAttempts: 1 },
+          builderVersion: '0.1.0',
+        }),
+      });
+      return running;
+    },
+    async close() {
+      await running?.close();
+      await egress.close();
+      await harness.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+export { ENCLAVE_ROLE };
