@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ describe('DSSE envelope', () => {
       writeFileSync(join(dir, 'key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
       writeFileSync(join(dir, 'pae.bin'), dssePae(IN_TOTO_PAYLOAD_TYPE, payload));
       execFileSync('openssl', ['dgst', '-sha384', '-sign', join(dir, 'key.pem'), '-out', join(dir, 'sig.der'), join(dir, 'pae.bin')]);
-      const sig = execFileSync('cat', [join(dir, 'sig.der')]);
+      const sig = readFileSync(join(dir, 'sig.der'));
       const env: DsseEnvelope = {
         payloadType: IN_TOTO_PAYLOAD_TYPE,
         payload: Buffer.from(payload).toString('base64'),
