@@ -4,13 +4,14 @@
 // publishes no CRL for the short-lived leaf, and intermediates live days to weeks).
 //
 // Verified CA → CA links are cached by the two certificates' bytes, so a stream of
-// documents from one enclave pays only for its leaf. The cache holds signature and name
-// results only; constraints depend on the position in the path and validity on the
-// verification time, so both are re-checked on every call.
+// documents from one enclave pays only for its leaf signature (and the COSE signature).
+// The link cache holds signature results only; names and constraints are re-checked on
+// every call (they are cheap and depend on the position in the path), and so is validity,
+// which depends on the verification time. The leaf → issuer signature is never cached.
 import { parseCertificate, KEY_USAGE_DIGITAL_SIGNATURE, KEY_USAGE_KEY_CERT_SIGN, type CertificateInfo } from './certificate.ts';
 import { fail } from './errors.ts';
 
-const MAX_CACHED_CERTIFICATES = 256;
+const MAX_CACHED_CERTIFICATES = 512;
 const MAX_CACHED_LINKS = 1024;
 const certificateCache = new Map<string, CertificateInfo>();
 const verifiedLinks = new Set<string>();
@@ -23,8 +24,12 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
-/** Parse a CA certificate once per process (bounded cache; oldest entries go first). */
-export function parseCaCertificate(der: Uint8Array, what: string): CertificateInfo {
+/**
+ * Parse a certificate once per process (bounded cache; oldest entries go first). Parsing
+ * depends only on the bytes, so this is safe for leaves too: NSM reuses an enclave's leaf
+ * for every document in its ~3-hour life. What is cached is the parse, never a verdict.
+ */
+export function parseCachedCertificate(der: Uint8Array, what: string): CertificateInfo {
   const key = cacheKey(der);
   const hit = certificateCache.get(key);
   if (hit !== undefined) return hit;
@@ -63,8 +68,8 @@ export interface CertificatePath {
  * Does not check the trust anchor (checkTrustAnchor) or validity times (checkValidity).
  */
 export function verifyCertificatePath(certificate: Uint8Array, cabundle: readonly Uint8Array[]): CertificatePath {
-  const cas = cabundle.map((der, i) => parseCaCertificate(der, `cabundle[${i}]`));
-  const leaf = parseCertificate(certificate, 'leaf certificate');
+  const cas = cabundle.map((der, i) => parseCachedCertificate(der, `cabundle[${i}]`));
+  const leaf = parseCachedCertificate(certificate, 'leaf certificate');
   const path = [...cas, leaf];
   const name = (i: number): string => (i === path.length - 1 ? 'leaf certificate' : `cabundle[${i}]`);
 

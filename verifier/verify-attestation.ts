@@ -6,7 +6,7 @@
 // steps done so far, the failing one last.
 import { checkDocumentInput, parseAttestationPayload } from './attestation.ts';
 import { AWS_NITRO_ROOT_G1_DER, awsNitroRootG1, sha256Hex } from './aws-root.ts';
-import { checkTrustAnchor, checkValidity, parseCaCertificate, verifyCertificatePath, type CertificatePath } from './chain.ts';
+import { checkTrustAnchor, checkValidity, parseCachedCertificate, verifyCertificatePath, type CertificatePath } from './chain.ts';
 import { parseCoseSign1, verifyCoseSign1Es384, type CoseSign1 } from './cose.ts';
 import { fail, isVerificationError, VerificationError, type VerifyErrorCode } from './errors.ts';
 import { bytesEqualConstantTime, checkDebugMode, checkPcrs, isDebugDocument } from './pcr.ts';
@@ -68,7 +68,7 @@ export function trustAnchorInfo(root?: Uint8Array): TrustInfo {
 }
 
 function trustInfo(root: Uint8Array, isDefault: boolean): TrustInfo {
-  const info = parseCaCertificate(root, 'trust anchor');
+  const info = parseCachedCertificate(root, 'trust anchor');
   const rootSha256 = sha256Hex(root);
   const kind = isDefault || (AWS_NITRO_ROOT_G1_DER.length > 0 && Buffer.from(AWS_NITRO_ROOT_G1_DER).equals(root))
     ? 'aws'
