@@ -128,3 +128,14 @@ describe('attested-pack kms-emulator', () => {
     expect(await main(['kms-emulator', '--state', tempDir(), '--principals', join(tempDir(), 'missing.json')], { stdout: sink as never, stderr: sink as never })).toBe(2);
   });
 });
+
+describe('state directory lock', () => {
+  it('a second emulator on the same state directory is refused while the first runs', async () => {
+    const state = tempDir();
+    const first = await startCli(['--state', state]);
+    const sink = { text: '', write(c: string) { sink.text += c; return true; } };
+    expect(await main(['kms-emulator', '--state', state], { stdout: sink as never, stderr: sink as never })).toBe(2);
+    expect(sink.text).toMatch(/STATE_LOCKED/);
+    expect(await stop(first.child)).toBe(0);
+  });
+});

@@ -145,6 +145,17 @@ Example:
       }
       throw e;
     }
+    // Handlers go in before the startup line: whoever reads it may signal at once, and
+    // a signal with no handler installed yet would kill the process uncleanly.
+    const stopped = new Promise<void>((done) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        done();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
     const info = {
       endpoint: emulator.endpoint,
       region: emulator.region,
@@ -169,15 +180,7 @@ Example:
         ].join('\n'),
       );
     }
-    await new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     await emulator.close();
     return EXIT_OK;
   },

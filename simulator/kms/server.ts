@@ -12,7 +12,7 @@ import { OPERATIONS, type KmsEnvironment } from './operations.ts';
 import { attestationRecipientVerifier } from './attested-recipient.ts';
 import type { RecipientVerifier } from './recipient.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
-import { loadState, saveState } from './state.ts';
+import { loadState, lockStateDir, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
 
 export interface KmsPrincipal {
@@ -108,6 +108,8 @@ function send(res: ServerResponse, status: number, body: unknown, extraHeaders: 
     'content-type': 'application/x-amz-json-1.1',
     'content-length': Buffer.byteLength(text),
     'x-amzn-requestid': randomUUID(),
+    // SDKs use the server's Date to correct client clock skew after a signature-expired error.
+    date: new Date().toUTCString(),
     ...extraHeaders,
   });
   res.end(text);
@@ -171,6 +173,26 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
     principals.set(p.accessKeyId, { ...p });
   }
 
+  const unlock = lockStateDir(opts.stateDir);
+  try {
+    return await serve(opts, { host, region, accountId, now, maxBody, principals, unlock });
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+interface ServeSettings {
+  host: string;
+  region: string;
+  accountId: string;
+  now: () => number;
+  maxBody: number;
+  principals: Map<string, Credentials>;
+  unlock: () => void;
+}
+
+async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, maxBody, principals, unlock }: ServeSettings): Promise<KmsEmulator> {
   const state = loadState(opts.stateDir, accountId, region);
   const env: KmsEnvironment = {
     state,
@@ -253,7 +275,10 @@ export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmu
     caFile: tls.caFile ?? join(opts.stateDir, 'ca.pem'),
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          unlock();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KmsStateError, loadState, parseState, saveState, serializeState, STATE_FILE, STATE_FORMAT, type KmsState } from './state.ts';
+import { KmsStateError, LOCK_FILE, lockStateDir, loadState, parseState, saveState, serializeState, STATE_FILE, STATE_FORMAT, type KmsState } from './state.ts';
 
 const dirs: string[] = [];
 const temp = (): string => {
@@ -76,5 +76,18 @@ describe('emulator state', () => {
     const dir = temp();
     mkdirSync(join(dir, STATE_FILE));
     expect(codeOf(() => loadState(dir, '111122223333', 'us-east-1'))).toBe('STATE_UNREADABLE');
+  });
+
+  it('one emulator per state directory: a live lock refuses, a stale one is taken over', () => {
+    const dir = temp();
+    const release = lockStateDir(dir);
+    expect(codeOf(() => lockStateDir(dir))).toBe('STATE_LOCKED');
+    release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+    // A lock left by a process that no longer exists.
+    writeFileSync(join(dir, LOCK_FILE), '2147483646\n');
+    const again = lockStateDir(dir);
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8').trim()).toBe(String(process.pid));
+    again();
   });
 });

@@ -3,13 +3,13 @@
 // atomic (temp file + rename). A file that is not ours, not for this account/region, or
 // not well-formed is reported, never silently replaced: losing keys would make every
 // ciphertext made with them undecryptable.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const STATE_FORMAT = 'attested-pack/kms-emulator-state/v1';
 export const STATE_FILE = 'kms-state.json';
 
-export type KmsStateErrorCode = 'STATE_UNREADABLE' | 'STATE_CORRUPT' | 'STATE_FOREIGN';
+export type KmsStateErrorCode = 'STATE_UNREADABLE' | 'STATE_CORRUPT' | 'STATE_FOREIGN' | 'STATE_LOCKED';
 
 export class KmsStateError extends Error {
   readonly code: KmsStateErrorCode;
@@ -155,4 +155,49 @@ export function saveState(dir: string, state: KmsState): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+}
+
+export const LOCK_FILE = 'kms-state.lock';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One emulator per state directory: two would each hold the state in memory and the
+ * last writer would silently drop the other's keys. A lock left by a dead process is
+ * taken over. Returns the release function.
+ */
+export function lockStateDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try {
+          if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new KmsStateError('STATE_UNREADABLE', `cannot create ${file}: ${(e as Error).message}`);
+      }
+      const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) {
+        throw new KmsStateError('STATE_LOCKED', `${dir} is in use by another KMS emulator (pid ${pid}); use another --state directory`);
+      }
+      unlinkSync(file); // stale lock from a process that is gone
+    }
+  }
+  throw new KmsStateError('STATE_LOCKED', `cannot lock ${dir}`);
 }
