@@ -4,7 +4,7 @@
 // `npm ci` of reproducible/runtime (its lockfile pins the tarball's integrity).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFail } from '../build/errors.ts';
 import type { InputsLock, PinnedDeb } from './lock.ts';
@@ -20,6 +20,17 @@ function run(cmd: string, args: string[], cwd: string): void {
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
     buildFail('INPUT_UNAVAILABLE', `${cmd} ${args.join(' ')} failed: ${err.stderr?.toString().trim() || err.message}`);
+  }
+}
+
+/** Move a finished temporary directory into place; if another process got there first, keep theirs. */
+function publish(tmp: string, final: string): void {
+  try {
+    renameSync(tmp, final);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
@@ -56,11 +67,14 @@ export function fetchDeb(deb: PinnedDeb, cacheDir: string, progress: Progress): 
     buildFail('INPUT_DIGEST_MISMATCH', `${deb.package}=${deb.version}: .deb SHA-256 is ${actual}, the lock pins ${deb.sha256} (the file was removed from the cache)`);
   }
   const root = join(dir, `${fileName}.d`);
-  if (!existsSync(join(root, '.complete'))) {
-    rmSync(root, { recursive: true, force: true });
-    mkdirSync(root, { recursive: true });
-    run('dpkg-deb', ['-x', path, root], dir);
-    writeFileSync(join(root, '.complete'), '');
+  if (!existsSync(root)) {
+    // Extract aside and rename into place: concurrent builds sharing the cache (parallel
+    // test files) never see a half-extracted tree.
+    const tmp = `${root}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    run('dpkg-deb', ['-x', path, tmp], dir);
+    publish(tmp, root);
   }
   const files = new Map<string, { data: Uint8Array; mode: number }>();
   for (const f of deb.files) {
@@ -79,11 +93,13 @@ export function fetchNodeRuntime(lock: InputsLock, sourceRoot: string, cacheDir:
   const binary = join(dir, 'node_modules', lock.nodeRuntime.package, lock.nodeRuntime.binary);
   if (!existsSync(binary)) {
     progress(`installing ${lock.nodeRuntime.package}@${lock.nodeRuntime.version} (npm ci)`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(join(pkgDir, 'package.json'), join(dir, 'package.json'));
-    copyFileSync(join(pkgDir, 'package-lock.json'), join(dir, 'package-lock.json'));
-    run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], dir);
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    copyFileSync(join(pkgDir, 'package.json'), join(tmp, 'package.json'));
+    copyFileSync(join(pkgDir, 'package-lock.json'), join(tmp, 'package-lock.json'));
+    run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], tmp);
+    publish(tmp, dir);
   }
   const bytes = readFileSync(binary);
   const actual = sha384Hex(bytes);

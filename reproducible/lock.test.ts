@@ -76,7 +76,6 @@ describe('fetched inputs are checked against the lock', () => {
       const name = `x_1_${sha256.slice(0, 16)}.deb`;
       mkdirSync(join(cache, 'debs', `${name}.d`), { recursive: true });
       writeFileSync(join(cache, 'debs', name), bytes);
-      writeFileSync(join(cache, 'debs', `${name}.d`, '.complete'), '');
       const deb: PinnedDeb = { package: 'x', version: '1', sha256, use: 'rootfs', files: [{ from: 'usr/bin/missing', to: 'usr/bin/missing', mode: 0o755 }] };
       expect(code(() => fetchDeb(deb, cache, () => undefined))).toBe('INPUT_UNAVAILABLE');
     } finally {
