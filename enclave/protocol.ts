@@ -30,6 +30,7 @@ export const ENCLAVE_ERROR_CODES = {
   UNKNOWN_TYPE: 'the request type is not known',
   REQUEST_TOO_LARGE: 'the request exceeds the request size limit',
   DEADLINE_EXCEEDED: 'the request did not complete before its deadline',
+  TOO_MANY_REQUESTS: 'too many requests in flight on one connection',
   NSM_UNAVAILABLE: 'the enclave runs without an NSM and cannot attest',
   NSM_ERROR: 'the NSM refused or failed the request',
   PACK_UNAVAILABLE: 'the enclave has no pack handler',

@@ -207,7 +207,7 @@ export function createEnclaveServer(opts: EnclaveServerOptions): net.Server {
         return send({ id, ok: false, error: toWireError(e) });
       }
       if (inFlight >= maxInFlight) {
-        return send({ id: req.id, ok: false, error: { code: 'REQUEST_TOO_LARGE', message: `more than ${maxInFlight} requests in flight on one connection` } });
+        return send({ id: req.id, ok: false, error: { code: 'TOO_MANY_REQUESTS', message: `more than ${maxInFlight} requests in flight on one connection` } });
       }
       inFlight++;
       const started = Date.now();

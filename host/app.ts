@@ -51,6 +51,7 @@ export function statusForEnclaveError(code: EnclaveErrorCode): number {
     case 'CONNECTION_CLOSED':
     case 'NSM_UNAVAILABLE':
     case 'PACK_UNAVAILABLE':
+    case 'TOO_MANY_REQUESTS':
       return 503;
     case 'DEADLINE_EXCEEDED':
       return 504;

@@ -64,6 +64,7 @@ export function createEgressProxy(opts: EgressOptions): net.Server {
       inbound.end(`DENY ${reason}\n`);
     };
     const timer = setTimeout(() => refuse(undefined, 'no preamble in time'), opts.preambleTimeoutMs ?? 5000);
+    inbound.once('close', () => clearTimeout(timer));
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const nl = head.indexOf(0x0a);

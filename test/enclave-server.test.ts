@@ -159,6 +159,19 @@ describe('enclave server', () => {
     expect(byId.get('d2')).toMatchObject({ ok: true, type: 'describe' });
   });
 
+  it('bounds the requests in flight on one connection', async () => {
+    const slow = { ...fakeNsm(), attest: () => new Promise<Uint8Array>((r) => setTimeout(() => r(new Uint8Array([1])), 300)) };
+    const socketPath = await start({ nsm: slow, maxInFlightPerConnection: 1 });
+    const r = await rawExchange(
+      socketPath,
+      [encodeFrame({ id: 'd1', type: 'describe', body: { nonce: Buffer.from('a') } }), encodeFrame({ id: 'd2', type: 'describe', body: { nonce: Buffer.from('b') } })],
+      2,
+    );
+    const byId = new Map(r.responses.map((x) => [x.id, x]));
+    expect(byId.get('d2')).toMatchObject({ ok: false, error: { code: 'TOO_MANY_REQUESTS' } });
+    expect(byId.get('d1')).toMatchObject({ ok: true });
+  });
+
   it('closes the stream when a message has no usable id', async () => {
     const socketPath = await start();
     const r = await rawExchange(socketPath, [encodeFrame({ type: 'health' })], 2);

@@ -4,7 +4,7 @@
 // real: success, wrong nonce, wrong manifest, wrong commit, host refusals, usage errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -100,9 +100,14 @@ describe('attested-pack pack', () => {
 
   it('refuses a receipt whose document carries another nonce (replay)', async () => {
     const bad = await harness(receiptHandler({ nonce: Buffer.alloc(32, 7) }));
-    const r = await run([...args(bad, mkdtempSync(join(tmpdir(), 'ap-out-'))), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
+    const r = await run([...args(bad, out), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'NONCE_MISMATCH' });
+    // nothing under the names a later CI step would pick up
+    expect(existsSync(join(out, 'receipt.json'))).toBe(false);
+    expect(existsSync(join(out, 'artifact.json'))).toBe(false);
+    expect(existsSync(join(out, 'receipt.unverified.json'))).toBe(true);
   });
 
   it('refuses a receipt naming another commit', async () => {

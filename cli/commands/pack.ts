@@ -18,9 +18,10 @@ export const packCommand: Command = {
   help: `Usage: attested-pack pack --host URL --identity NAME --env NAME --manifest FILE [options]
 
 Sends the raw git objects of clef.yaml and the identity's SOPS files at a commit to the
-host, which packs them inside the Nitro Enclave. Writes artifact.json and receipt.json, then
-verifies the receipt offline (attestation chain, PCRs against the build manifest, the nonce
-sent, the artifact digest, the commit) before reporting success.
+host, which packs them inside the Nitro Enclave. Verifies the receipt offline (attestation
+chain, PCRs against the build manifest, the nonce sent, the artifact digest, the commit) and
+only then writes artifact.json and receipt.json; a pair that fails verification is kept as
+artifact.unverified.json / receipt.unverified.json.
 
 Options:
   --host URL          the attested-pack host, e.g. https://packer.internal:8443  (required)
@@ -135,16 +136,20 @@ verify; 2 usage or input error.
       return EXIT_REFUSED;
     }
 
+    // Nothing lands under the final names until the receipt verifies; a refused pair is kept
+    // as *.unverified.json for diagnosis, where no later CI step picks it up by accident.
     mkdirSync(outDir, { recursive: true });
     const artifactPath = join(outDir, 'artifact.json');
     const receiptPath = join(outDir, 'receipt.json');
-    writeFileSync(artifactPath, reply.artifact);
-    writeFileSync(receiptPath, reply.receipt);
-    progress(`wrote ${artifactPath} and ${receiptPath}; verifying the receipt`);
+    progress('received artifact and receipt; verifying the receipt');
 
     const refuse = (code: string, message: string) => {
-      stderr.write(`attested-pack pack: receipt does not verify: ${code}: ${message}\n`);
-      if (json) stdout.write(`${JSON.stringify({ ok: false, code, message, artifact: artifactPath, receipt: receiptPath })}\n`);
+      const keptArtifact = join(outDir, 'artifact.unverified.json');
+      const keptReceipt = join(outDir, 'receipt.unverified.json');
+      writeFileSync(keptArtifact, reply.artifact);
+      writeFileSync(keptReceipt, reply.receipt);
+      stderr.write(`attested-pack pack: receipt does not verify: ${code}: ${message} (kept as ${keptReceipt})\n`);
+      if (json) stdout.write(`${JSON.stringify({ ok: false, code, message, artifact: keptArtifact, receipt: keptReceipt })}\n`);
       return EXIT_REFUSED;
     };
     let verification;
@@ -167,6 +172,8 @@ verify; 2 usage or input error.
     if (p.pack.identity !== identity || p.pack.environment !== environment) {
       return refuse('SCOPE_MISMATCH', `receipt is for ${p.pack.identity}/${p.pack.environment}`);
     }
+    writeFileSync(artifactPath, reply.artifact);
+    writeFileSync(receiptPath, reply.receipt);
     const summary = {
       ok: true,
       identity,
