@@ -5,10 +5,10 @@ import { request } from 'node:https';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateKeyCommand, EncryptCommand, ListKeysCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, EncryptCommand, GenerateRandomCommand, ListKeysCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { signSigV4 } from '../simulator/kms/sigv4.ts';
 import { MAX_BODY_BYTES } from '../simulator/kms/server.ts';
-import { ADMIN, startHarness, type Harness } from './kms-harness.ts';
+import { ADMIN, rejection, startHarness, type Harness } from './kms-harness.ts';
 
 let h: Harness;
 let kms: KMSClient;
@@ -120,6 +120,8 @@ describe('malformed requests', () => {
       const r = await send({ target, body: '{}' });
       expect([r.status, r.type]).toEqual([400, 'UnknownOperationException']);
     }
+    const real = await send({ target: 'TrentService.ReEncrypt', body: '{}' });
+    expect([real.status, real.type]).toEqual([400, 'UnsupportedOperationException']);
     const none = await send({ target: null, body: '{}' });
     expect(none.type).toBe('UnknownOperationException');
     await stillServing();
@@ -209,5 +211,32 @@ describe('connection-level garbage', () => {
       s.on('error', () => resolve());
     });
     await stillServing();
+  });
+});
+
+describe('internal failures', () => {
+  it('an unexpected exception inside an operation is a 500 KMSInternalException, and the server keeps serving', async () => {
+    const broken = await startHarness({
+      recipientVerifier: () => {
+        throw new Error('injected failure');
+      },
+    });
+    const stderrWrite = process.stderr.write.bind(process.stderr);
+    const seen: string[] = [];
+    process.stderr.write = ((chunk: string) => {
+      seen.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const client = broken.client();
+      const e = await rejection(client.send(new GenerateRandomCommand({ NumberOfBytes: 8, Recipient: { AttestationDocument: new Uint8Array([1]) } })));
+      expect(e.name).toBe('KMSInternalException');
+      expect(e.$metadata?.httpStatusCode).toBe(500);
+      expect(seen.join('')).toMatch(/injected failure/);
+      expect((await client.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).Plaintext).toHaveLength(8);
+    } finally {
+      process.stderr.write = stderrWrite;
+      await broken.close();
+    }
   });
 });

@@ -67,6 +67,15 @@ export const DEFAULT_ACCOUNT_ID = '111122223333';
  */
 export const MAX_BODY_BYTES = 1024 * 1024;
 const TARGET_PREFIX = 'TrentService.';
+/** Real KMS operations (API reference) the emulator leaves out: told apart from typos. */
+const UNIMPLEMENTED_KMS_OPERATIONS = new Set([
+  'CancelKeyDeletion', 'ConnectCustomKeyStore', 'CreateCustomKeyStore', 'CreateGrant', 'DeleteAlias', 'DeleteCustomKeyStore',
+  'DeleteImportedKeyMaterial', 'DeriveSharedSecret', 'DescribeCustomKeyStores', 'DisableKeyRotation', 'DisconnectCustomKeyStore',
+  'EnableKeyRotation', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'GetKeyRotationStatus',
+  'GetParametersForImport', 'ImportKeyMaterial', 'ListGrants', 'ListKeyRotations', 'ListResourceTags', 'ListRetirableGrants',
+  'ReEncrypt', 'ReplicateKey', 'RetireGrant', 'RevokeGrant', 'RotateKeyOnDemand', 'ScheduleKeyDeletion', 'TagResource',
+  'UntagResource', 'UpdateAlias', 'UpdateCustomKeyStore', 'UpdateKeyDescription', 'UpdatePrimaryRegion', 'VerifyMac',
+]);
 
 /** TLS for the emulator: reuse the state directory's CA (generating it once). */
 async function tlsFor(stateDir: string, host: string): Promise<TlsMaterial & { caFile: string }> {
@@ -225,6 +234,9 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
       const target = headers['x-amz-target'] ?? '';
       const op = target.startsWith(TARGET_PREFIX) ? OPERATIONS[target.slice(TARGET_PREFIX.length)] : undefined;
       if (op === undefined || !Object.hasOwn(OPERATIONS, target.slice(TARGET_PREFIX.length))) {
+        if (target.startsWith(TARGET_PREFIX) && UNIMPLEMENTED_KMS_OPERATIONS.has(target.slice(TARGET_PREFIX.length))) {
+          kmsFail('UnsupportedOperationException', `${target.slice(TARGET_PREFIX.length)} is a KMS operation this emulator does not implement.`);
+        }
         kmsFail('UnknownOperationException', target === '' ? 'Missing X-Amz-Target header.' : `Unknown operation ${target}`);
       }
       let input: unknown = {};
