@@ -6,6 +6,7 @@
 import { Decrypter, armor } from 'age-encryption';
 import { SopsError } from './errors.ts';
 import type { AgeMasterKey, KmsMasterKey, MasterKey, SopsMetadata } from './metadata.ts';
+import { decryptAgeNative, nativeIdentity } from './age-native.ts';
 import { shamirCombine } from './shamir.ts';
 
 export interface DataKeyUnwrapper {
@@ -111,6 +112,11 @@ export function kmsOpener(decrypt: KmsDecryptFn): MasterKeyOpener {
 /** age master keys, with `AGE-SECRET-KEY-1…` identities (one file may hold several). */
 export function ageOpener(identities: readonly string[]): MasterKeyOpener {
   const ids = identities.map((s) => s.trim()).filter((s) => s !== '');
+  // X25519 identities go through node:crypto; anything else (or any file the native path
+  // does not parse) through the age-encryption library.
+  const native = ids.map(nativeIdentity);
+  const nativeIds = native.filter((x) => x !== undefined);
+  const allNative = native.every((x) => x !== undefined);
   return async (key) => {
     if (key.type !== 'age' || ids.length === 0) return undefined;
     const k: AgeMasterKey = key;
@@ -120,6 +126,9 @@ export function ageOpener(identities: readonly string[]): MasterKeyOpener {
     } catch (e) {
       throw new Error(`enc is not an armored age file: ${(e as Error).message}`);
     }
+    const r = decryptAgeNative(file, nativeIds);
+    if (r.kind === 'plaintext') return r.plaintext;
+    if (r.kind === 'no-match' && allNative) return undefined;
     const d = new Decrypter();
     for (const id of ids) d.addIdentity(id);
     try {
