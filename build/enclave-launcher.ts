@@ -1,12 +1,13 @@
 // The image's first process (cmd = node /app/launch.mjs). It starts the enclave service
 // (/app/enclave.mjs, bundled from enclave/main.ts), waits for its Unix socket and bridges
 // vsock to it with socat: Node itself cannot open AF_VSOCK sockets. Only node: built-ins
-// here — this file is bundled on its own and must not pull in the rest of the repo.
+// here (and launcher-mode.ts) — this file is bundled on its own, apart from the service.
 //
 // Development switches come from the kernel command line (measured in PCR0/PCR1), never
 // from the application ramdisk, so PCR2 is the same for development and production blobs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { launcherMode } from './launcher-mode.ts';
 
 const SOCAT = '/usr/bin/socat';
 
@@ -62,10 +63,7 @@ function serialBridge(tty: string, socket: string, onReady: () => void): void {
 }
 
 async function main(): Promise<void> {
-  const cmdline = readCmdline();
-  const devSerial = /(?:^|\s)attested_pack\.dev_serial=(ttyS[0-9])(?=\s|$)/.exec(cmdline)?.[1];
-  const devNoNsm = /(?:^|\s)attested_pack\.dev_nsm=none(?=\s|$)/.test(cmdline);
-  const development = devSerial !== undefined || devNoNsm;
+  const { devSerial, devNoNsm, development } = launcherMode(readCmdline());
   if (devNoNsm) process.env.ATTESTED_PACK_NSM = 'none';
   const socket = process.env.ATTESTED_PACK_SOCKET ?? '/run/attested-pack.sock';
   const port = process.env.ATTESTED_PACK_VSOCK_PORT ?? '5000';

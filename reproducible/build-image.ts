@@ -93,6 +93,14 @@ function stageRootfs(dir: string, rootfs: RootfsEntry[]): void {
   }
 }
 
+/** SOURCE_DATE_EPOCH (reproducible-builds.org convention) overrides the lock's default. */
+function epochFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[0-9]{1,12}$/.test(raw)) buildFail('LOCK_MALFORMED', `SOURCE_DATE_EPOCH must be a whole number of seconds, not ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
 function input(name: string, source: string, data: Uint8Array): BuildInput {
   return { name, source, sha384: sha384Hex(data), size: data.length };
 }
@@ -103,7 +111,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const root = resolve(opts.sourceRoot);
   const cacheDir = resolve(opts.cacheDir ?? join(root, '.cache', 'attested-pack'));
   const lock = loadInputsLock(root);
-  const epoch = opts.sourceDateEpoch ?? lock.sourceDateEpoch;
+  const epoch = opts.sourceDateEpoch ?? epochFromEnv(env) ?? lock.sourceDateEpoch;
   const inputs: BuildInput[] = [];
   // nitro-cli blobs are checked first: a wrong --blobs directory fails before any download.
   const nitroDir = opts.developmentBlobs === true ? undefined : (opts.blobsDir ?? findNitroCliBlobs(env));

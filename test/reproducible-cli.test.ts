@@ -149,5 +149,23 @@ describe('signed build', () => {
     expect(described.pcrs).toEqual(manifest.pcrs);
     expect(described.signatureCheck).toBe(true);
     expect(described.signingCertificate.subject).toContain('attested-pack test signer');
+
+    // rebuild checks PCR8 from the certificate alone; the EIF digest cannot match (ECDSA is randomised).
+    const rebuilt = await cli(['rebuild', '--manifest', join('signed', 'build-manifest.json'), '--source', REPO, '--cache', CACHE, '--sign-cert', 'sign.pem', '--json']);
+    expect(rebuilt.code).toBe(0);
+    const report = JSON.parse(rebuilt.stdout) as { match: boolean; checks: Array<{ what: string; ok: boolean }>; notes: string[] };
+    expect(report.checks.find((c) => c.what === 'PCR8')?.ok).toBe(true);
+    expect(report.checks.some((c) => c.what === 'EIF sha384')).toBe(false);
+    expect(report.notes.join(' ')).toMatch(/randomised ECDSA/);
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', 'other.key', '-out', 'other.pem', '-days', '7', '-subj', '/CN=someone else']);
+    const wrong = await cli(['rebuild', '--manifest', join('signed', 'build-manifest.json'), '--source', REPO, '--cache', CACHE, '--sign-cert', 'other.pem']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/DIFF PCR8/);
   }, 600_000);
+
+  it('refuses a malformed SOURCE_DATE_EPOCH', async () => {
+    const r = await cli(['build', '--dev-blobs', '--source', REPO, '--cache', CACHE, '--out', 'epoch'], { PATH: process.env.PATH ?? '', SOURCE_DATE_EPOCH: 'yesterday' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/SOURCE_DATE_EPOCH/);
+  });
 });
