@@ -41,11 +41,15 @@ export const CRYPTO_ACTIONS: readonly string[] = [
 /** Actions that turn an existing ciphertext of this key into something its caller can read. */
 export const PLAINTEXT_RELEASE_ACTIONS: readonly string[] = ['kms:Decrypt', 'kms:ReEncryptFrom'];
 
+const compiled = new Map<string, RegExp>();
+
 /** IAM wildcard match (`*` any run, `?` one character); action names are case-insensitive. */
 export function actionPatternMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(
-    `^${pattern.toLowerCase().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`,
-  );
+  let re = compiled.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(`^${pattern.toLowerCase().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    if (compiled.size < 1024) compiled.set(pattern, re);
+  }
   return re.test(action.toLowerCase());
 }
 

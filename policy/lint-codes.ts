@@ -27,6 +27,11 @@ export const LINT_CODES = {
   KP021: { severity: 'error', title: 'attested Allow pins no image measurement (ImageSha384, PCR0, 1, 2 or 8)' },
   KP022: { severity: 'warning', title: 'kms:* (or *) granted to a principal' },
   KP023: { severity: 'error', title: 'the enclave role may rewrite the policy or delegate (PutKeyPolicy, CreateGrant)' },
+  KP024: { severity: 'error', title: 'attestation Deny has other conditions too (it only denies when they also hold)' },
+  KP025: { severity: 'error', title: 'attestation Deny does not cover kms:Decrypt although the policy allows Decrypt' },
+  KP026: { severity: 'error', title: 'attestation comparison of the wrong polarity (negated in an Allow, positive in a Deny)' },
+  KP027: { severity: 'error', title: 'the enclave role (--role) may Decrypt without any attestation requirement' },
+  KP028: { severity: 'warning', title: 'pinned PCR3 is not the hash of the --role ARN' },
 } as const satisfies Record<string, { severity: LintSeverity; title: string }>;
 
 export type LintCode = keyof typeof LINT_CODES;

@@ -4,6 +4,7 @@ import { parseBuildManifest } from '../verifier/build-manifest.ts';
 import { hasErrors, lintKeyPolicy } from './lint.ts';
 import { LINT_CODES } from './lint-codes.ts';
 import { isPolicyError } from './errors.ts';
+import { pcr3ForRoleArn } from './attestation-keys.ts';
 
 const manifest = parseBuildManifest(readFileSync(new URL('./fixtures/manifest.json', import.meta.url)));
 const ROLE = 'arn:aws:iam::111122223333:role/enclave';
@@ -47,9 +48,17 @@ describe('lintKeyPolicy', () => {
     expect(codes({ Statement: [attestedAllow, deny] })).toEqual(['KP001']);
   });
 
-  it('KP001 when the Deny has an extra non-attestation condition that can switch it off', () => {
+  it('KP024 (not KP001) when the Deny has an extra non-attestation condition that can switch it off', () => {
     const deny = { ...deny0, Condition: { ...deny0.Condition, StringEquals: { 'kms:EncryptionContext:env': 'prod' } } };
-    expect(codes({ Statement: [attestedAllow, deny] })).toEqual(['KP001']);
+    expect(codes({ Statement: [attestedAllow, deny] })).toEqual(['KP024']);
+  });
+
+  it('flawed attestation Deny statements are reported even without an attested Allow', () => {
+    const plainAllow = { Sid: 'Plain', Effect: 'Allow', Principal: { AWS: ROLE }, Action: 'kms:Decrypt', Resource: '*' };
+    expect(codes({ Statement: [plainAllow, deny0] })).toEqual([]);
+    expect(codes({ Statement: [plainAllow, { ...deny0, Principal: { AWS: ROLE } }] })).toEqual(['KP017']);
+    const extra = { ...deny0, Condition: { ...deny0.Condition, Bool: { 'aws:SecureTransport': 'true' } } };
+    expect(codes({ Statement: [plainAllow, extra] })).toEqual(['KP024']);
   });
 
   it('KP001 names only the actions the Deny does not cover', () => {
@@ -106,6 +115,18 @@ describe('lintKeyPolicy', () => {
     expect(codes({ Statement: [attestedAllow, deny0, grant] })).toEqual(['KP023']);
     const adminGrant = { ...grant, Principal: { AWS: 'arn:aws:iam::111122223333:role/admin' } };
     expect(codes({ Statement: [attestedAllow, deny0, adminGrant] }, { enclaveRoleArn: ROLE })).toEqual([]);
+  });
+
+  it('KP028 when a pinned PCR3 is not the hash of --role', () => {
+    const k3 = 'kms:RecipientAttestation:PCR3';
+    const pcr3 = (arn: string): Record<string, unknown>[] => [
+      { ...attestedAllow, Condition: { StringEqualsIgnoreCase: { [K0]: PCR0, [k3]: pcr3ForRoleArn(arn) } } },
+      deny0,
+      { ...deny0, Sid: 'Deny3', Condition: { StringNotEqualsIgnoreCase: { [k3]: pcr3ForRoleArn(arn) } } },
+    ];
+    expect(codes({ Statement: pcr3(ROLE) }, { enclaveRoleArn: ROLE })).toEqual([]);
+    expect(codes({ Statement: pcr3('arn:aws:iam::111122223333:role/other') }, { enclaveRoleArn: ROLE })).toEqual(['KP028', 'KP028']);
+    expect(codes({ Statement: pcr3('arn:aws:iam::111122223333:role/other') })).toEqual([]);
   });
 
   it('KP015 for duplicate Sids', () => {

@@ -5,7 +5,7 @@
 // only present when the request carries a Recipient (AWS KMS "Condition keys for Nitro
 // Enclaves"), which is why an Allow alone never stops a plain Decrypt.
 import type { BuildManifest } from '../verifier/build-manifest.ts';
-import { DEBUG_PCR, MAX_PCR_INDEX, PCR_HEX, RECIPIENT_ACTIONS, classifyAttestationKey, measuredPcr } from './attestation-keys.ts';
+import { DEBUG_PCR, MAX_PCR_INDEX, PCR_HEX, RECIPIENT_ACTIONS, classifyAttestationKey, measuredPcr, pcr3ForRoleArn } from './attestation-keys.ts';
 import { policyFail } from './errors.ts';
 import { KMS_ACTIONS, PLAINTEXT_RELEASE_ACTIONS, expandActions } from './kms-actions.ts';
 import { LINT_CODES, type LintCode, type LintFinding } from './lint-codes.ts';
@@ -147,22 +147,28 @@ function isAttestedAllow(st: Statement): boolean {
   return st.effect === 'Allow' && pins(st, POSITIVE_STRING_OPS).size > 0;
 }
 
-type DenyMatch = 'full' | 'narrow-principal' | 'none';
+type DenyMatch = 'full' | 'flawed' | 'none';
+
+/** A Deny that pins attestation but names principals or adds other conditions (KP017/KP024). */
+function isFlawedAttestationDeny(deny: Statement): boolean {
+  if (deny.effect !== 'Deny' || attestationClauses(deny).length === 0) return false;
+  return !deny.anyPrincipal || deny.notPrincipal || deny.clauses.some((c) => classifyAttestationKey(c.key) === undefined);
+}
 
 /**
  * Does `deny` stop `action` whenever PCR `index` is not one of `allowed`? It must cover the
- * action, carry no condition other than attestation ones (any other condition could switch
- * it off), compare this PCR with a negated operator, and exempt no value the Allow does not.
- * A Deny combining several attestation keys is reported as KP016, not here.
+ * action, apply to every principal, carry no condition other than attestation ones (any
+ * other condition could switch it off), compare this PCR with a negated operator, and exempt
+ * no value the Allow does not. 'flawed': it would, but for a defect reported on the Deny
+ * itself (KP017, KP024). A Deny combining several attestation keys is reported as KP016.
  */
 function denyCovers(deny: Statement, action: string, index: number, allowed: Set<string>): DenyMatch {
   if (deny.effect !== 'Deny' || !deny.actions.has(action)) return 'none';
-  if (deny.clauses.some((c) => classifyAttestationKey(c.key) === undefined)) return 'none';
   const clause = deny.clauses.find((c) => measuredPcr(c.key) === index && NEGATED_STRING_OPS.has(c.base) && c.qualifier === null);
   if (clause === undefined) return 'none';
   const exempt = clause.values.map((v) => (typeof v === 'string' ? v.toLowerCase() : ''));
   if (!exempt.every((v) => allowed.has(v))) return 'none';
-  return deny.anyPrincipal && !deny.notPrincipal ? 'full' : 'narrow-principal';
+  return isFlawedAttestationDeny(deny) ? 'flawed' : 'full';
 }
 
 function protectedAction(statements: Statement[], action: string): boolean {
@@ -197,6 +203,7 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
     else seen.set(st.sid, st.index);
   }
 
+  const decryptAllowed = statements.some((st) => st.effect === 'Allow' && st.actions.has('kms:Decrypt'));
   for (const st of statements) {
     const where = label(st);
     // Principals and actions
@@ -244,6 +251,11 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
       } else if (c.base !== 'null' && c.base !== 'stringequalsignorecase' && c.base !== 'stringnotequalsignorecase') {
         add('KP014', st, `${at}: attestation keys are strings`, 'use StringEqualsIgnoreCase / StringNotEqualsIgnoreCase');
       }
+      if (st.effect === 'Allow' && NEGATED_STRING_OPS.has(c.base)) {
+        add('KP026', st, `${at}: a negated comparison in an Allow is true for every other image and when the key is missing`, 'allow with StringEqualsIgnoreCase; put StringNotEqualsIgnoreCase in the Deny');
+      } else if (st.effect === 'Deny' && POSITIVE_STRING_OPS.has(c.base)) {
+        add('KP026', st, `${at}: a positive comparison in a Deny denies the pinned image and lets every other one through`, 'deny with StringNotEqualsIgnoreCase; put StringEqualsIgnoreCase in the Allow');
+      }
       // Values
       const idx = measuredPcr(c.key);
       if (idx === undefined || c.base === 'null' || c.base === 'bool' || c.base === 'stringlike' || c.base === 'stringnotlike') continue;
@@ -258,6 +270,9 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
           continue;
         }
         if (v !== lower) add('KP012', st, `${at}: value ${short(v)} has uppercase hex`, 'write PCR values in lowercase');
+        if (idx === 3 && options.enclaveRoleArn !== undefined && lower !== pcr3ForRoleArn(options.enclaveRoleArn)) {
+          add('KP028', st, `${at}: ${short(lower)} is not PCR3 of ${options.enclaveRoleArn} (SHA-384 of 48 zero bytes ‖ ARN); right only if the parent's instance-profile role is another role`, 'regenerate with policy generate --pcr3 <parent instance-profile role ARN>');
+        }
         if (options.manifest !== undefined && IMAGE_PCRS.has(idx)) {
           const expected = options.manifest.pcrs[String(idx) as '0' | '1' | '2' | '8'];
           if (expected === undefined) {
@@ -283,6 +298,18 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
       }
     }
 
+    if (st.effect === 'Deny' && attestationClauses(st).length > 0) {
+      if (!st.anyPrincipal || st.notPrincipal) {
+        add('KP017', st, `${where} pins attestation only for ${st.notPrincipal ? 'principals outside NotPrincipal' : st.principals.join(', ')}; every other principal can still call without attestation`, 'use Principal "*" in the attestation Deny');
+      }
+      const others = st.clauses.filter((c) => classifyAttestationKey(c.key) === undefined);
+      if (others.length > 0) {
+        add('KP024', st, `${where} also requires ${others.map((c) => `${c.operator} ${c.key}`).join(', ')}, so it does not deny requests where that does not hold`, 'keep attestation Deny statements free of other conditions');
+      }
+    }
+    if (st.effect === 'Deny' && attestationClauses(st).length > 0 && !st.actions.has('kms:Decrypt') && decryptAllowed) {
+      add('KP025', st, `${where} pins attestation but not for kms:Decrypt, which the policy allows: that PCR is not enforced where it matters`, 'include kms:Decrypt (and kms:ReEncryptFrom) in every attestation Deny');
+    }
     if (st.effect === 'Deny' && attestationClauses(st).length > 1) {
       add('KP016', st, `${where} has ${attestationClauses(st).length} attestation conditions; conditions are ANDed, so it only denies when every one fails`, 'write one Deny statement per pinned PCR');
     }
@@ -300,17 +327,12 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
     const gated = [...st.actions].filter((a) => RECIPIENT_ACTIONS.includes(a));
     for (const [index, allowed] of pinned) {
       const missing: string[] = [];
-      let narrow = false;
       for (const action of gated) {
         const matches = statements.map((d) => denyCovers(d, action, index, allowed));
-        if (matches.includes('full')) continue;
-        if (matches.includes('narrow-principal')) narrow = true;
-        missing.push(action);
+        // A flawed Deny is already reported on the Deny itself.
+        if (!matches.includes('full') && !matches.includes('flawed')) missing.push(action);
       }
-      if (missing.length === 0) continue;
-      if (narrow) {
-        add('KP017', st, `${where}: the Deny that pins PCR${index} for ${missing.join(', ')} names specific principals, so others can still call without attestation`, 'use Principal "*" in the attestation Deny');
-      } else {
+      if (missing.length > 0) {
         add('KP001', st, `${where} pins PCR${index} for ${missing.join(', ')} but no Deny stops those calls when PCR${index} is missing or different; any principal with access elsewhere (IAM, grants, other statements) can call without a Recipient`, `add {"Effect":"Deny","Principal":"*","Action":${JSON.stringify(missing)},"Condition":{"StringNotEqualsIgnoreCase":{"kms:RecipientAttestation:PCR${index}":"<value>"}}}`);
       }
     }
@@ -326,6 +348,20 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
     const risky = ['kms:PutKeyPolicy', 'kms:CreateGrant'].filter((a) => st.actions.has(a));
     if (who.length > 0 && risky.length > 0) {
       add('KP023', st, `${label(st)} lets the enclave role ${who.join(', ')} call ${risky.join(', ')}: whoever holds its credentials (the parent instance) can lift the attestation requirement`, 'give policy administration to a separate admin principal, never to the enclave role');
+    }
+  }
+
+  // With --role: the enclave role's Decrypt must depend on attestation somewhere.
+  const role = options.enclaveRoleArn;
+  if (role !== undefined && !protectedAction(statements, 'kms:Decrypt')) {
+    const account = /^arn:[^:]+:iam::(\d{12}):/.exec(role)?.[1];
+    const coversRole = (st: Statement): boolean =>
+      st.principals.some((p) => p === role || (account !== undefined && (p === account || new RegExp(`^arn:[^:]+:iam::${account}:root$`).test(p))));
+    for (const st of statements) {
+      // Statements with attestation conditions or kms:* are reported by their own codes.
+      if (st.effect !== 'Allow' || attestationClauses(st).length > 0 || !st.actions.has('kms:Decrypt') || !coversRole(st)) continue;
+      if (!st.notAction && st.actions.size === KMS_ACTIONS.length) continue;
+      add('KP027', st, `${label(st)} lets the enclave role ${role} Decrypt with no attestation condition and no attestation Deny`, 'allow Decrypt only with StringEqualsIgnoreCase on the image PCRs, backed by one Deny per PCR (policy generate --key sops)');
     }
   }
 

@@ -13,6 +13,8 @@ import { readPolicyFile } from '../policy/read.ts';
 const dir = new URL('../policy/fixtures/', import.meta.url);
 const manifestPath = fileURLToPath(new URL('manifest.json', dir));
 const manifest = parseBuildManifest(readFileSync(manifestPath));
+/** The enclave role every fixture names. */
+const ROLE = 'arn:aws:iam::111122223333:role/enclave';
 const fixtures = readdirSync(dir).filter((f) => /^KP\d{3}-.+\.json$/.test(f)).sort();
 
 function codeOf(file: string): LintCode {
@@ -37,7 +39,7 @@ describe('known-bad policy fixtures', () => {
     const code = codeOf(file);
     it(`${file} is flagged ${code} and nothing else`, () => {
       const policies = readPolicyFile(readFileSync(new URL(file, dir), 'utf8'));
-      const found = lintPolicies(policies, { manifest });
+      const found = lintPolicies(policies, { manifest, enclaveRoleArn: ROLE });
       expect(found.length).toBeGreaterThan(0);
       expect([...new Set(found.map((f) => f.code))]).toEqual([code]);
       for (const f of found) {
@@ -49,12 +51,18 @@ describe('known-bad policy fixtures', () => {
     });
 
     it(`${file}: CLI exits ${LINT_CODES[code].severity === 'error' ? 1 : 0} and reports ${code} as JSON`, async () => {
-      const r = await cli(['policy', 'lint', fileURLToPath(new URL(file, dir)), '--manifest', manifestPath, '--json']);
+      const r = await cli(['policy', 'lint', fileURLToPath(new URL(file, dir)), '--manifest', manifestPath, '--role', ROLE, '--json']);
       expect(r.code).toBe(LINT_CODES[code].severity === 'error' ? 1 : 0);
       const report = JSON.parse(r.out) as { findings: Array<{ code: string }>; errors: number; warnings: number };
       expect(report.findings.map((f) => f.code)).toContain(code);
     });
   }
+
+  it('KP027 needs --role: without it the same policy is clean', () => {
+    const file = fixtures.find((f) => f.startsWith('KP027'));
+    const policies = readPolicyFile(readFileSync(new URL(file as string, dir), 'utf8'));
+    expect(lintPolicies(policies, { manifest })).toEqual([]);
+  });
 
   it('KP010 needs the manifest: without it the same policy is clean', () => {
     const file = fixtures.find((f) => f.startsWith('KP010'));
