@@ -38,8 +38,9 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
 /** Copy exactly what a build reads into a fresh checkout; node_modules is a symlink. */
 async function makeCheckout(dest: string, mtime: Date): Promise<void> {
   const service = await bundleEntry({ entry: 'enclave/main.ts', sourceRoot: REPO, external: BUNDLE_EXTERNALS });
-  const files = new Set(service.inputs.filter((p) => !p.startsWith('node_modules/')));
-  for (const f of ['package.json', 'tsconfig.json', 'build/enclave-launcher.ts']) files.add(f);
+  const launcher = await bundleEntry({ entry: 'build/enclave-launcher.ts', sourceRoot: REPO });
+  const files = new Set([...service.inputs, ...launcher.inputs].filter((p) => !p.startsWith('node_modules/')));
+  for (const f of ['package.json', 'tsconfig.json']) files.add(f);
   for (const dir of ['reproducible/runtime', 'reproducible/ca', 'reproducible/dev-blobs']) {
     for (const f of readdirSync(join(REPO, dir))) if (statSync(join(REPO, dir, f)).isFile()) files.add(`${dir}/${f}`);
   }
