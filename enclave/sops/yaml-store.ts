@@ -83,12 +83,16 @@ function toNode(node: unknown, doc: Document, b: Budget, depth: number): SopsNod
 function toMap(node: Node, doc: Document, b: Budget, depth: number): SopsBranch {
   if (!isMap(node)) return malformed(b, 'expected a map', node);
   const items: SopsMapItem[] = [];
+  const seen = new Set<string>();
   for (const c of comments(node.commentBefore, b)) items.push({ comment: c });
   for (const pair of node.items) {
     if (!isPair(pair)) malformed(b, 'malformed map entry');
     const keyNode = pair.key as Node | null;
     if (isScalar(keyNode)) for (const c of comments(keyNode.commentBefore, b)) items.push({ comment: c });
     const key = scalarKey(keyNode, doc, b);
+    // go-yaml refuses duplicate keys (sops decodes into a map first to make sure).
+    if (seen.has(key)) malformed(b, `duplicate key '${key}'`, keyNode);
+    seen.add(key);
     const v = pair.value as Node | null;
     if (isScalar(v)) for (const c of comments(v.commentBefore, b)) items.push({ comment: c });
     items.push({ key, value: toNode(v, doc, b, depth + 1) });
@@ -106,7 +110,8 @@ export function parseYamlBranches(text: string, fileName?: string, limits: SopsL
   try {
     docs = parseAllDocuments(text, {
       schema: 'failsafe',
-      uniqueKeys: true,
+      // Duplicate keys are checked in toMap with a Set: the package's own check is O(n²).
+      uniqueKeys: false,
       // Keep !!binary/!!timestamp/!!set as raw text: we type scalars ourselves.
       resolveKnownTags: false,
       prettyErrors: true,
