@@ -8,9 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { generateKeyPairSync } from 'node:crypto';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { main } from '../cli/main.ts';
+import { openCiphertextForRecipient } from '../enclave/cms.ts';
+import { createTestCa } from '../simulator/attestation-issuer.ts';
+import { createSimulatedNsm, writeSimulatedRoot } from '../simulator/nsm.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(repo, 'bin', 'attested-pack');
@@ -137,5 +141,28 @@ describe('state directory lock', () => {
     expect(await main(['kms-emulator', '--state', state], { stdout: sink as never, stderr: sink as never })).toBe(2);
     expect(sink.text).toMatch(/STATE_LOCKED/);
     expect(await stop(first.child)).toBe(0);
+  });
+});
+
+describe('--attestation-root', () => {
+  it('Recipient documents from the simulated root are accepted; an unreadable root is a usage error', async () => {
+    const state = tempDir();
+    const ca = await createTestCa();
+    const rootFile = writeSimulatedRoot(ca, state);
+    const started = await startCli(['--state', state, '--attestation-root', rootFile]);
+    try {
+      const kms = clientFor(started, state);
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const nsm = createSimulatedNsm({ ca, pcrs: new Map([[0, new Uint8Array(48).fill(5)]]) });
+      const out = await kms.send(new GenerateRandomCommand({ NumberOfBytes: 24, Recipient: { AttestationDocument: await nsm.attest({ publicKey: rsa.publicKey.export({ type: 'spki', format: 'der' }) }) } }));
+      expect(openCiphertextForRecipient(out.CiphertextForRecipient!, rsa.privateKey)).toHaveLength(24);
+      kms.destroy();
+    } finally {
+      expect(await stop(started.child)).toBe(0);
+    }
+    const sink = { text: '', write(c: string) { sink.text += c; return true; } };
+    writeFileSync(join(state, 'not-a-cert.pem'), 'hello');
+    expect(await main(['kms-emulator', '--state', tempDir(), '--attestation-root', join(state, 'not-a-cert.pem')], { stdout: sink as never, stderr: sink as never })).toBe(2);
+    expect(sink.text).toMatch(/no PEM certificate/);
   });
 });

@@ -178,3 +178,29 @@ describe('encryption-context conditions', () => {
     expect(e.name).toBe('AccessDeniedException');
   });
 });
+
+describe('ImageSha384 (= PCR0) pinning', () => {
+  it('allows the image by kms:RecipientAttestation:ImageSha384 and denies another image or none', async () => {
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        PINNED_POLICY.Statement[0],
+        {
+          Sid: 'DenyOtherImages',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringNotEqualsIgnoreCase: { 'kms:RecipientAttestation:ImageSha384': hex(0) } },
+        },
+      ],
+    };
+    const { blob } = await keyWith(policy);
+    const ok = await ci.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: await doc(IMAGE) }));
+    expect(Buffer.from(openCiphertextForRecipient(ok.CiphertextForRecipient!, pair.privateKey)).toString()).toBe('the data key');
+    const other = new Map(IMAGE);
+    other.set(0, Buffer.alloc(48, 0x77));
+    expect((await rejection(ci.send(new DecryptCommand({ CiphertextBlob: blob, Recipient: await doc(other) })))).name).toBe('AccessDeniedException');
+    expect((await rejection(ci.send(new DecryptCommand({ CiphertextBlob: blob })))).name).toBe('AccessDeniedException');
+  });
+});
