@@ -130,6 +130,9 @@ describe('malformed requests', () => {
   it('Encrypt refuses a Recipient (KMS accepts it only on Decrypt/GenerateDataKey*/GenerateRandom)', async () => {
     const r = await send({ target: 'TrentService.Encrypt', body: JSON.stringify({ KeyId: keyId, Plaintext: 'eA==', Recipient: { AttestationDocument: 'eA==' } }) });
     expect(r.type).toBe('ValidationException');
+    expect(r.message).toMatch(/does not accept a Recipient/);
+    const wp = await send({ target: 'TrentService.GenerateDataKeyWithoutPlaintext', body: JSON.stringify({ KeyId: keyId, KeySpec: 'AES_256', Recipient: { AttestationDocument: 'eA==' } }) });
+    expect(wp.message).toMatch(/does not accept a Recipient/);
   });
 
   it(`bodies over ${MAX_BODY_BYTES} bytes → 413 RequestEntityTooLargeException`, async () => {

@@ -341,7 +341,6 @@ const encrypt: Operation = (input, call) => {
   const plaintext = reqBlob(input, 'Plaintext', 1, 4096);
   const ctx = encryptionContext(input);
   encryptionAlgorithm(input);
-  if (input.Recipient !== undefined) kmsFail('ValidationException', 'Encrypt does not accept a Recipient.');
   authorize(call, resolved, 'kms:Encrypt', { ...contextConditions(ctx), 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' });
   requireEnabled(env, resolved.key);
   requireUsage(env, resolved.key, 'ENCRYPT_DECRYPT', 'Encrypt');
@@ -480,6 +479,15 @@ const getPublicKey: Operation = (input, call) => {
     SigningAlgorithms: ['ECDSA_SHA_256'],
   };
 };
+
+/** Operations that take `Recipient` (KMS API reference); elsewhere it is refused, not ignored. */
+const RECIPIENT_OPERATIONS = new Set(['Decrypt', 'GenerateDataKey', 'GenerateRandom']);
+
+export function checkRecipientAllowed(operation: string, input: Input): void {
+  if (input.Recipient !== undefined && input.Recipient !== null && !RECIPIENT_OPERATIONS.has(operation)) {
+    kmsFail('ValidationException', `${operation} does not accept a Recipient.`);
+  }
+}
 
 export const OPERATIONS: Record<string, Operation> = {
   CreateKey: createKey,

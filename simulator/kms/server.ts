@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KmsError, kmsFail } from './errors.ts';
-import { OPERATIONS, type KmsEnvironment } from './operations.ts';
+import { checkRecipientAllowed, OPERATIONS, type KmsEnvironment } from './operations.ts';
 import { attestationRecipientVerifier } from './attested-recipient.ts';
 import type { RecipientVerifier } from './recipient.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
@@ -249,6 +249,7 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
         }
       }
       if (typeof input !== 'object' || input === null || Array.isArray(input)) kmsFail('SerializationException', 'Request body must be a JSON object.');
+      checkRecipientAllowed(target.slice(TARGET_PREFIX.length), input as Record<string, unknown>);
       send(res, 200, op(input as Record<string, unknown>, { env, caller }));
     } catch (e) {
       if (e instanceof KmsError) return sendError(res, e);
