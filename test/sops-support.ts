@@ -1,6 +1,6 @@
 // Shared helpers for the SOPS tests: the real sops binary in a scratch directory, with
 // no stray .sops.yaml or key file from the machine able to influence it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, devNull } from 'node:os';
 import { join } from 'node:path';
@@ -60,4 +60,26 @@ export function runSops(args: string[], opts: { cwd: string; ageIdentities?: str
     },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like runSops, without blocking the event loop (needed when the KMS emulator runs in-process). */
+export function runSopsAsync(args: string[], opts: { cwd: string; ageIdentities?: string[]; env?: Record<string, string>; config?: string }): Promise<SopsRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SOPS_BIN, ['--config', opts.config ?? devNull, ...args], {
+      cwd: opts.cwd,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: opts.cwd,
+        XDG_CONFIG_HOME: opts.cwd,
+        ...(opts.ageIdentities === undefined ? {} : { SOPS_AGE_KEY: opts.ageIdentities.join('\n') }),
+        ...opts.env,
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
