@@ -8,8 +8,10 @@ import {
   GenerateRandomCommand, GetKeyPolicyCommand, GetPublicKeyCommand, IncorrectKeyException, InvalidCiphertextException,
   KMSInvalidSignatureException, KMSServiceException, ListAliasesCommand, ListKeysCommand, NotFoundException,
   PutKeyPolicyCommand, SignCommand, VerifyCommand, AlreadyExistsException, InvalidKeyUsageException, DisableKeyCommand,
-  EnableKeyCommand, DisabledException, MalformedPolicyDocumentException, type KMSClient,
+  EnableKeyCommand, DisabledException, MalformedPolicyDocumentException, KMSClient,
 } from '@aws-sdk/client-kms';
+import { readFileSync } from 'node:fs';
+import { generateCa, issueServerCertificate } from '../simulator/kms/tls.ts';
 import { ACCOUNT, ADMIN, OUTSIDER, rejection, startHarness, type Harness } from './kms-harness.ts';
 
 let h: Harness;
@@ -241,5 +243,31 @@ describe('authentication (SigV4)', () => {
     const e = await rejection(h.client(OUTSIDER).send(new EncryptCommand({ KeyId: symArn, Plaintext: Buffer.from('x') })));
     expect(e.name).toBe('AccessDeniedException');
     expect(e.message).toContain(OUTSIDER.principalArn);
+  });
+});
+
+describe('TLS identity', () => {
+  it('uses a caller-provided certificate; clients must trust its CA explicitly', async () => {
+    const ca = await generateCa();
+    const tls = await issueServerCertificate(ca, ['127.0.0.1']);
+    const own = await startHarness({ tls });
+    try {
+      expect(own.emulator.caPem).toBe(ca.caPem);
+      expect(readFileSync(own.emulator.caFile, 'utf8')).toBe(ca.caPem);
+      const r = await own.client().send(new ListKeysCommand({}));
+      expect(r.Keys).toEqual([]);
+      // Without the CA the TLS handshake fails: nothing trusts the emulator by default.
+      const untrusting = new KMSClient({
+        endpoint: own.emulator.endpoint,
+        region: own.emulator.region,
+        credentials: ADMIN,
+        maxAttempts: 1,
+      });
+      const e = await rejection(untrusting.send(new ListKeysCommand({})));
+      expect(e.message).toMatch(/certificate/i);
+      untrusting.destroy();
+    } finally {
+      await own.close();
+    }
   });
 });
