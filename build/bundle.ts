@@ -37,7 +37,10 @@ export async function bundleEntry(opts: BundleOptions): Promise<BundleResult> {
       write: false,
       metafile: true,
       sourcemap: false,
-      minify: false,
+      // Minified to keep the image within its size budget (Node binary + 25 MB); keepNames
+      // so error and class names (which code and logs rely on) survive.
+      minify: true,
+      keepNames: true,
       legalComments: 'none',
       charset: 'utf8',
       // Keep node_modules paths as seen from the checkout (a symlinked node_modules must not
