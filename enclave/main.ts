@@ -7,7 +7,13 @@
 //                         'none': health only — describe/pack answer NSM_UNAVAILABLE
 //                         (for smoke-testing the image outside an enclave). There is no
 //                         simulated mode here: the simulator is wired in only by the CLI.
-import { startEnclaveServer, type EnclaveNsm, type PackHandler } from './server.ts';
+//   ATTESTED_PACK_TUNNEL_SOCKET  outbound tunnel socket (socat → vsock → host egress proxy)
+//   ATTESTED_PACK_KMS_CA_FILE    PEM bundle the KMS certificate must chain to
+//   ATTESTED_PACK_KMS_ENDPOINT   optional KMS endpoint override (default kms.<region>.amazonaws.com)
+// Without the tunnel and CA the service answers health/describe only (pack: PACK_UNAVAILABLE).
+import { readFileSync } from 'node:fs';
+import { createPackHandler } from './pack.ts';
+import { SERVICE_VERSION, startEnclaveServer, type EnclaveNsm, type PackHandler } from './server.ts';
 
 export const DEFAULT_SOCKET_PATH = '/run/attested-pack.sock';
 
@@ -19,11 +25,24 @@ async function openNsm(mode: string): Promise<EnclaveNsm | null> {
   return openHardwareNsm();
 }
 
+function packHandlerFromEnv(env: NodeJS.ProcessEnv): PackHandler | undefined {
+  const tunnelSocket = env.ATTESTED_PACK_TUNNEL_SOCKET;
+  const caFile = env.ATTESTED_PACK_KMS_CA_FILE;
+  if (tunnelSocket === undefined && caFile === undefined) return undefined;
+  if (tunnelSocket === undefined || caFile === undefined) {
+    throw new Error('set both ATTESTED_PACK_TUNNEL_SOCKET and ATTESTED_PACK_KMS_CA_FILE (or neither, for a health-only service)');
+  }
+  const endpoint = env.ATTESTED_PACK_KMS_ENDPOINT;
+  return createPackHandler({
+    kms: { tunnelSocket, caBundlePem: readFileSync(caFile, 'utf8'), ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
+    builderVersion: SERVICE_VERSION,
+  });
+}
+
 async function run(): Promise<void> {
   const socketPath = process.env.ATTESTED_PACK_SOCKET ?? DEFAULT_SOCKET_PATH;
   const nsm = await openNsm(process.env.ATTESTED_PACK_NSM ?? 'hardware');
-  // The real pack handler is installed here once the pack pipeline lands.
-  const packHandler: PackHandler | undefined = undefined;
+  const packHandler = packHandlerFromEnv(process.env);
   const server = await startEnclaveServer(socketPath, {
     nsm,
     packHandler,

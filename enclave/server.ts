@@ -23,6 +23,9 @@ import {
 import { GitVerificationError, openCommit, type GitSnapshot } from './git/index.ts';
 import type { Nsm } from './nsm/nsm.ts';
 
+/** Version of this enclave service, recorded as the builder version in receipts. */
+export const SERVICE_VERSION = '0.1.0';
+
 /** The NSM the server attests with (enclave/nsm/nsm.ts): hardware or simulated. */
 export type EnclaveNsm = Nsm;
 

@@ -172,7 +172,16 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
     async (request, reply) => {
       const started = Date.now();
       const body = request.body;
-      authorize(request.principal as Principal, body.identity, body.environment);
+      const principal = request.principal as Principal;
+      authorize(principal, body.identity, body.environment);
+      // With OIDC the host knows the repository; the receipt records that, not a claim.
+      const options = { ...(body.options ?? {}) };
+      if (principal.repository !== undefined) {
+        if (options.repository !== undefined && options.repository !== principal.repository) {
+          throw new AuthError(403, 'FORBIDDEN_SCOPE', `the token is for ${principal.repository}, not ${String(options.repository)}`);
+        }
+        options.repository = principal.repository;
+      }
       const outcome = (o: string) => deps.metrics.inc('attested_pack_packs_total', { outcome: o });
 
       // Cancel queued or running work when the caller goes away or the deadline passes.
@@ -225,7 +234,7 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
               objects: body.objects.map((o) => Buffer.from(o, 'base64')),
               credentials,
               region: deps.region,
-              options: body.options ?? {},
+              options,
             },
             { deadlineMs: remaining, signal: controller.signal, requestId: request.id },
           );
@@ -350,6 +359,8 @@ export async function buildHostApp(deps: HostDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestTimeout: deps.limits.packDeadlineMs + 30_000,
+    // Bodies are JSON with exact types: no coercion (ajv would turn 60 into "60" under anyOf).
+    ajv: { customOptions: { coerceTypes: false } },
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   const authenticate = createAuthenticator(deps.auth, deps.now);

@@ -12,6 +12,8 @@ export interface Principal extends Scope {
   kind: 'token' | 'github-oidc';
   /** Token name, or `repo:<owner/name>@<ref>` for OIDC. */
   name: string;
+  /** OIDC only: the repository the token was minted for (recorded in the receipt). */
+  repository?: string;
 }
 
 export type AuthErrorCode = 'UNAUTHENTICATED' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'NO_MATCHING_RULE' | 'FORBIDDEN_SCOPE';
@@ -88,6 +90,7 @@ export function createAuthenticator(auth: { tokens: TokenRule[]; githubOidc?: Gi
     return {
       kind: 'github-oidc',
       name: `repo:${repository}@${ref}`,
+      repository,
       identities: [...new Set(rules.flatMap((r) => r.identities))],
       environments: [...new Set(rules.flatMap((r) => r.environments))],
     };

@@ -96,6 +96,9 @@ auth:
   it('enclave refuses an unknown NSM mode and hardware mode without /dev/nsm', async () => {
     const bad = await runCli(['enclave', '--socket', join(dir, 'x.sock'), '--nsm', 'fake']);
     expect(bad.code).toBe(2);
+    const half = await runCli(['enclave', '--socket', join(dir, 'z.sock'), '--nsm', 'hardware', '--tunnel', join(dir, 't.sock')]);
+    expect(half.code).toBe(2);
+    expect(half.err).toContain('--tunnel and --kms-ca go together');
     const hw = await runCli(['enclave', '--socket', join(dir, 'y.sock'), '--nsm', 'hardware']);
     expect(hw.code).toBe(2);
     expect(hw.err).toContain('/dev/nsm');

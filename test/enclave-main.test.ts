@@ -1,7 +1,7 @@
 // The image entry point, run as the image runs it (a separate process, env configuration).
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,21 @@ describe('enclave/main.ts', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('/dev/nsm');
     expect(existsSync(join(dir, 'e.sock'))).toBe(false);
+  });
+
+  it('installs the pack handler when the KMS tunnel and CA are configured, and refuses half of it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-main-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n');
+    const socketPath = join(dir, 'enclave.sock');
+    const env = { ATTESTED_PACK_SOCKET: socketPath, ATTESTED_PACK_NSM: 'none', ATTESTED_PACK_TUNNEL_SOCKET: join(dir, 'tunnel.sock'), ATTESTED_PACK_KMS_CA_FILE: join(dir, 'ca.pem') };
+    const { exited } = start(env);
+    await waitForSocket(socketPath, exited);
+    expect((await callEnclave({ socketPath }, 'health', {}, { deadlineMs: 5000 })).packHandler).toBe(true);
+    const half = start({ ATTESTED_PACK_SOCKET: join(dir, 'half.sock'), ATTESTED_PACK_NSM: 'none', ATTESTED_PACK_TUNNEL_SOCKET: join(dir, 'tunnel.sock') });
+    const r = await half.exited;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('ATTESTED_PACK_KMS_CA_FILE');
   });
 
   it('refuses an unknown NSM mode', async () => {

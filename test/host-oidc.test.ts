@@ -16,7 +16,11 @@ import { startHarness, type Harness } from './host-support.ts';
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const AUDIENCE = 'attested-pack';
 const repo = makeGitRepo({ 'clef.yaml': 'version: 1\n' });
-const handler: PackHandler = async () => ({ artifact: Buffer.from('a'), receipt: Buffer.from('r') });
+const seenOptions: Array<Record<string, unknown>> = [];
+const handler: PackHandler = async (input) => {
+  seenOptions.push(input.options);
+  return { artifact: Buffer.from('a'), receipt: Buffer.from('r') };
+};
 
 let h: Harness;
 let key: CryptoKey;
@@ -61,7 +65,7 @@ async function token(claims: Record<string, unknown>, opts: { iss?: string; aud?
     .sign(opts.signer ?? key);
 }
 
-async function pack(jwt: string, environment: string) {
+async function pack(jwt: string, environment: string, options?: Record<string, string>) {
   const c = await collectGitObjects({ repoDir: repo, paths: ['clef.yaml'] });
   const res = await fetch(`${h.url}/v1/pack`, {
     method: 'POST',
@@ -73,6 +77,7 @@ async function pack(jwt: string, environment: string) {
       commit: c.commit,
       objectFormat: c.objectFormat,
       objects: c.objects.map((o) => Buffer.from(o).toString('base64')),
+      ...(options === undefined ? {} : { options }),
     }),
   });
   const json = (await res.json()) as { error?: { code: string; message: string } };
@@ -101,6 +106,12 @@ describe('GitHub Actions OIDC', () => {
   it('accepts a valid token whose repository/ref map to the scope', async () => {
     expect((await pack(await token({}), 'production')).status).toBe(200);
     expect((await pack(await token({ ref: 'refs/tags/v1.2.0' }), 'staging')).status).toBe(200);
+    // the receipt's repository comes from the token, not from the request
+    expect(seenOptions.at(-1)).toEqual({ repository: 'org/app' });
+  });
+
+  it('403 when the request names another repository than the token', async () => {
+    expect(await pack(await token({}), 'production', { repository: 'org/evil' })).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
   });
 
   it('401 for an expired token', async () => {

@@ -29,8 +29,10 @@ service_identities:
 const repo = makeGitRepo({ 'clef.yaml': CLEF_YAML, 'secrets/api/dev.enc.yaml': 'k: ENC[...]\n', 'README.md': 'x\n' }, 'sha256');
 
 /** A pack handler that signs a real receipt; `tweak` lets a test make it lie. */
+const seenOptions: Array<Record<string, unknown>> = [];
 function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): PackHandler {
   return async (input, ctx) => {
+    seenOptions.push(input.options);
     const clef = input.tree.readFile('clef.yaml');
     if (clef === null) throw new Error('no clef.yaml');
     const cells = [];
@@ -88,8 +90,9 @@ describe('attested-pack pack', () => {
 
   it('packs, writes artifact.json + receipt.json and verifies the receipt (sha256 repository)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
-    const r = await run([...args(h, out), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    const r = await run([...args(h, out), '--json', '--option', 'ttlSeconds=60', '--option', 'bindEncryptionContext=true'], { ATTESTED_PACK_TOKEN: TOKEN_DEV, GITHUB_REPOSITORY: 'acme/app' });
     expect(r.err).toContain('packing api-svc/dev');
+    expect(seenOptions.at(-1)).toEqual({ ttlSeconds: 60, bindEncryptionContext: true, repository: 'acme/app' });
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out) as Record<string, unknown>;
     expect(summary).toMatchObject({ ok: true, identity: 'api-svc', environment: 'dev', commit: git(repo, 'rev-parse', 'HEAD'), objectFormat: 'sha256', trust: 'simulated' });
@@ -144,6 +147,7 @@ describe('attested-pack pack', () => {
     const r = await run(argv, { ATTESTED_PACK_TOKEN: TOKEN_DEV });
     expect(r.code).toBe(2);
     expect(r.err).toContain("no service identity 'nobody'");
+    expect((await run([...args(h, out), '--option', 'novalue'], { ATTESTED_PACK_TOKEN: TOKEN_DEV })).code).toBe(2);
     const o = await run([...args(h, out), '--github-oidc']);
     expect(o.code).toBe(2);
     expect(o.err).toContain('ACTIONS_ID_TOKEN_REQUEST_URL');

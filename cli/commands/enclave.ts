@@ -3,15 +3,34 @@
 // SIMULATED NSM (wired in here, never by enclave/ itself).
 import { dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { startEnclaveServer, type EnclaveNsm, type PackHandler } from '../../enclave/server.ts';
+import { SERVICE_VERSION, startEnclaveServer, type EnclaveNsm, type PackHandler } from '../../enclave/server.ts';
+import { createPackHandler } from '../../enclave/pack.ts';
 import { parseBuildManifest } from '../../verifier/index.ts';
 import { createTestCa } from '../../simulator/attestation-issuer.ts';
 import { createSimulatedNsm, writeSimulatedRoot } from '../../simulator/nsm.ts';
-import { EXIT_OK, UsageError, requireOption, stringOption, type Command } from '../command.ts';
+import { EXIT_OK, UsageError, requireOption, stringOption, type Command, type OptionValues } from '../command.ts';
 
-/** The pack pipeline plugs in here (until then the enclave answers PACK_UNAVAILABLE). */
-function packHandlerFor(_nsm: EnclaveNsm): PackHandler | undefined {
-  return undefined;
+/** The real pack when the KMS path is configured; otherwise the enclave answers PACK_UNAVAILABLE. */
+function packHandlerFrom(values: OptionValues, cwd: string): PackHandler | undefined {
+  const tunnel = stringOption(values, 'tunnel');
+  const caFile = stringOption(values, 'kms-ca');
+  const endpoint = stringOption(values, 'kms-endpoint');
+  if (tunnel === undefined && caFile === undefined) {
+    if (endpoint !== undefined) throw new UsageError('--kms-endpoint needs --tunnel and --kms-ca');
+    return undefined;
+  }
+  if (tunnel === undefined || caFile === undefined) throw new UsageError('--tunnel and --kms-ca go together');
+  let caBundlePem: string;
+  try {
+    caBundlePem = readFileSync(resolve(cwd, caFile), 'utf8');
+  } catch (e) {
+    throw new UsageError(`--kms-ca: ${(e as Error).message}`);
+  }
+  if (endpoint !== undefined && !/^https:\/\//.test(endpoint)) throw new UsageError('--kms-endpoint must be an https:// URL');
+  return createPackHandler({
+    kms: { tunnelSocket: resolve(cwd, tunnel), caBundlePem, ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
+    builderVersion: SERVICE_VERSION,
+  });
 }
 
 export const enclaveCommand: Command = {
@@ -30,6 +49,10 @@ Options:
   --nsm MODE         hardware | simulated                                     (required)
   --manifest FILE    build manifest whose PCRs the simulated NSM reports (simulated only)
   --root-dir DIR     where to write simulated-nitro-root.pem (default: the socket's dir)
+  --tunnel PATH      outbound tunnel socket to the host's egress proxy  } enable packing
+  --kms-ca FILE      PEM bundle the KMS TLS certificate must chain to   } (both needed)
+  --kms-endpoint URL KMS endpoint override, e.g. the KMS emulator (default: the regional
+                     kms.<region>.amazonaws.com); TLS stays pinned to --kms-ca
   --json             print the startup summary as one JSON line
 `,
   options: {
@@ -37,11 +60,15 @@ Options:
     nsm: { type: 'string' },
     manifest: { type: 'string' },
     'root-dir': { type: 'string' },
+    tunnel: { type: 'string' },
+    'kms-ca': { type: 'string' },
+    'kms-endpoint': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, cwd }) {
     const socketPath = resolve(cwd, requireOption(values, 'socket'));
     const mode = requireOption(values, 'nsm');
+    const packHandler = packHandlerFrom(values, cwd);
     let nsm: EnclaveNsm;
     let rootFile: string | null = null;
     if (mode === 'hardware') {
@@ -65,7 +92,6 @@ Options:
     } else {
       throw new UsageError(`--nsm must be 'hardware' or 'simulated', not '${mode}'`);
     }
-    const packHandler = packHandlerFor(nsm);
     const server = await startEnclaveServer(socketPath, { nsm, ...(packHandler === undefined ? {} : { packHandler }) });
     const summary = { socket: socketPath, nsm: nsm.kind, simulatedRoot: rootFile, packHandler: packHandler !== undefined };
     stdout.write(values.json === true ? `${JSON.stringify(summary)}\n` : `attested-pack enclave (${nsm.kind.toUpperCase()} NSM) listening on ${socketPath}${rootFile === null ? '' : `; simulated root: ${rootFile}`}\n`);

@@ -10,7 +10,20 @@ import { verifyReceipt } from '../../verifier/receipt.ts';
 import { clefInputPaths, ClefPathsError, CLEF_MANIFEST_PATH } from '../pack-client/clef-paths.ts';
 import { collectGitObjects, GitCollectError, readFileAt } from '../pack-client/git-objects.ts';
 import { githubOidcToken, HostCallError, requestPack } from '../pack-client/host-client.ts';
-import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringOption, type Command } from '../command.ts';
+import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringListOption, stringOption, type Command } from '../command.ts';
+
+/** `--option k=v` values: true/false become booleans, integers numbers, the rest strings. */
+export function packOptions(pairs: string[]): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--option '${pair}' is not KEY=VALUE`);
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    out[key] = value === 'true' ? true : value === 'false' ? false : /^-?\d{1,15}$/.test(value) ? Number(value) : value;
+  }
+  return out;
+}
 
 export const packCommand: Command = {
   path: ['pack'],
@@ -30,6 +43,9 @@ Options:
   --manifest FILE     published build manifest of the enclave image             (required)
   --repo DIR          git repository (default: current directory)
   --rev REV           commit to pack (default HEAD)
+  --repository NAME   repository name recorded in the receipt (default $GITHUB_REPOSITORY)
+  --option KEY=VALUE  pack option for the enclave (repeatable), e.g. signingKeyArn=arn:…,
+                      ttlSeconds=3600, bindEncryptionContext=true
   --out DIR           where to write artifact.json and receipt.json (default: current dir)
   --token-env VAR     read the bearer token from this variable (default ATTESTED_PACK_TOKEN)
   --token TOKEN       bearer token (visible to other processes; prefer --token-env)
@@ -50,6 +66,8 @@ verify; 2 usage or input error.
     manifest: { type: 'string' },
     repo: { type: 'string' },
     rev: { type: 'string' },
+    repository: { type: 'string' },
+    option: { type: 'string', multiple: true },
     out: { type: 'string' },
     'token-env': { type: 'string' },
     token: { type: 'string' },
@@ -124,11 +142,15 @@ verify; 2 usage or input error.
       throw e;
     }
 
+    const options = packOptions(stringListOption(values, 'option'));
+    const repository = stringOption(values, 'repository') ?? env.GITHUB_REPOSITORY;
+    if (repository !== undefined && repository !== '') options.repository = repository;
+
     const nonce = randomBytes(32);
     progress(`packing ${identity}/${environment} at ${hostUrl}`);
     let reply;
     try {
-      reply = await requestPack({ hostUrl, token, identity, environment, nonce, objects: collected });
+      reply = await requestPack({ hostUrl, token, identity, environment, nonce, objects: collected, options });
     } catch (e) {
       if (!(e instanceof HostCallError)) throw e;
       stderr.write(`attested-pack pack: refused: ${e.code}${e.detail === undefined ? '' : ` (${e.detail})`}: ${e.message}\n`);

@@ -30,6 +30,8 @@ export interface PackCall {
   environment: string;
   nonce: Uint8Array;
   objects: CollectedObjects;
+  /** Pack options passed to the enclave (e.g. repository, signingKeyArn, ttlSeconds). */
+  options?: Record<string, string | number | boolean>;
   timeoutMs?: number;
 }
 
@@ -47,6 +49,7 @@ export async function requestPack(call: PackCall): Promise<PackReply> {
         commit: call.objects.commit,
         objectFormat: call.objects.objectFormat,
         objects: call.objects.objects.map((o) => Buffer.from(o).toString('base64')),
+        ...(call.options === undefined ? {} : { options: call.options }),
       }),
       signal: AbortSignal.timeout(call.timeoutMs ?? 180_000),
     });
