@@ -351,6 +351,26 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
     }
   }
 
+  // What the Deny statements really enforce for Decrypt must include the image, or any
+  // image (a debug one included) on the right instance/role passes.
+  if (decryptAllowed) {
+    const enforced = new Set<number>();
+    let first: Statement | undefined;
+    for (const d of statements) {
+      if (d.effect !== 'Deny' || !d.actions.has('kms:Decrypt') || isFlawedAttestationDeny(d)) continue;
+      for (const c of d.clauses) {
+        const idx = measuredPcr(c.key);
+        if (idx !== undefined && NEGATED_STRING_OPS.has(c.base) && c.qualifier === null) {
+          enforced.add(idx);
+          first ??= d;
+        }
+      }
+    }
+    if (first !== undefined && ![...enforced].some((i) => IMAGE_PCRS.has(i)) && !findings.some((f) => f.code === 'KP021')) {
+      add('KP021', first, `the Deny statements enforce only PCR${[...enforced].join('/')} for Decrypt: any enclave image on that instance/role passes`, 'also deny unless PCR0, 1 and 2 (or PCR8) match');
+    }
+  }
+
   // With --role: the enclave role's Decrypt must depend on attestation somewhere.
   const role = options.enclaveRoleArn;
   if (role !== undefined && !protectedAction(statements, 'kms:Decrypt')) {
@@ -358,9 +378,10 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
     const coversRole = (st: Statement): boolean =>
       st.principals.some((p) => p === role || (account !== undefined && (p === account || new RegExp(`^arn:[^:]+:iam::${account}:root$`).test(p))));
     for (const st of statements) {
-      // Statements with attestation conditions or kms:* are reported by their own codes.
+      // Statements with attestation conditions, or kms:* for the role itself (KP009), are
+      // reported by their own codes; kms:* for the account root is this problem too.
       if (st.effect !== 'Allow' || attestationClauses(st).length > 0 || !st.actions.has('kms:Decrypt') || !coversRole(st)) continue;
-      if (!st.notAction && st.actions.size === KMS_ACTIONS.length) continue;
+      if (!st.notAction && st.actions.size === KMS_ACTIONS.length && st.principals.includes(role)) continue;
       add('KP027', st, `${label(st)} lets the enclave role ${role} Decrypt with no attestation condition and no attestation Deny`, 'allow Decrypt only with StringEqualsIgnoreCase on the image PCRs, backed by one Deny per PCR (policy generate --key sops)');
     }
   }

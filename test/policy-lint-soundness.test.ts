@@ -1,8 +1,8 @@
 // Differential check of the linter against the emulator's IAM evaluator: thousands of
-// random mutations of a generated sops-key policy. Whenever the linter reports no error,
-// no un-attested or mis-attested Decrypt may be allowed (lint-clean ⇒ not fail-open), and
-// the linter itself only ever returns findings or a PolicyError.
-import { readFileSync } from 'node:fs';
+// random mutations of generated sops-key policies and of the known-bad fixtures. Whenever
+// the linter reports no error, no un-attested or mis-attested Decrypt may be allowed
+// (lint-clean ⇒ not fail-open), and the linter only ever returns findings or a PolicyError.
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { evaluateKeyPolicy, type PolicyRequest } from '../simulator/kms/policy-eval.ts';
 import { KmsError } from '../simulator/kms/errors.ts';
@@ -19,6 +19,10 @@ const ADMIN = `arn:aws:iam::${ACCOUNT}:role/admin`;
 const OTHER = `arn:aws:iam::${ACCOUNT}:user/ci`;
 const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const PCR3 = pcr3ForRoleArn(ROLE);
+/** Mutation starting points: generated policies and the known-bad fixtures. */
+const FIXTURES = readdirSync(new URL('../policy/fixtures/', import.meta.url))
+  .filter((f) => f.startsWith('KP'))
+  .map((f) => readFileSync(new URL(`../policy/fixtures/${f}`, import.meta.url), 'utf8'));
 const GOOD: Record<number, string> = { 0: manifest.pcrs['0'], 1: manifest.pcrs['1'], 2: manifest.pcrs['2'], 3: PCR3, 4: 'a'.repeat(96), 8: manifest.pcrs['8'] as string };
 /** Values mutations write into policies, and (different) values the probes present. */
 const OTHER_HEX = 'e'.repeat(96);
@@ -59,7 +63,7 @@ function mutate(policy: Json, r: () => number): void {
     case 1: {
       const s = st();
       const c = s.Condition as Record<string, Json> | undefined;
-      if (c === undefined) break;
+      if (c === undefined || Object.keys(c).length === 0) break;
       const [op, block] = pick(r, Object.entries(c));
       delete c[op];
       const newOp = pick(r, OPERATORS);
@@ -68,8 +72,9 @@ function mutate(policy: Json, r: () => number): void {
     }
     case 2: {
       const c = st().Condition as Record<string, Json> | undefined;
-      if (c === undefined) break;
+      if (c === undefined || Object.keys(c).length === 0) break;
       const block = pick(r, Object.values(c));
+      if (block === null || typeof block !== 'object' || Object.keys(block).length === 0) break;
       const key = pick(r, Object.keys(block));
       const v = block[key];
       block[key] = pick(r, [typeof v === 'string' ? v.toUpperCase() : v, OTHER_HEX, '0'.repeat(96), String(v).slice(0, 90), [v, OTHER_HEX], `${String(v).slice(0, 10)}*`]);
@@ -77,8 +82,9 @@ function mutate(policy: Json, r: () => number): void {
     }
     case 3: {
       const c = st().Condition as Record<string, Json> | undefined;
-      if (c === undefined) break;
+      if (c === undefined || Object.keys(c).length === 0) break;
       const block = pick(r, Object.values(c));
+      if (block === null || typeof block !== 'object' || Object.keys(block).length === 0) break;
       const key = pick(r, Object.keys(block));
       const v = block[key];
       delete block[key];
@@ -206,14 +212,15 @@ describe('linter soundness against the IAM evaluator', () => {
     }
   });
 
-  it('lint-clean mutations are never fail-open (3000 seeded cases)', () => {
+  it('lint-clean mutations are never fail-open (4000 seeded cases)', () => {
     let clean = 0;
     let flagged = 0;
     let malformed = 0;
-    for (let n = 0; n < 3000; n++) {
+    for (let n = 0; n < 4000; n++) {
       const r = rng(n + 1);
-      const v = variants[n % variants.length]!;
-      const policy = JSON.parse(JSON.stringify(generateKeyPolicy({ key: 'sops', manifest, enclaveRoleArn: ROLE, adminArns: [ADMIN], ...v.input }))) as Json;
+      const v = variants[Math.floor(n / 2) % variants.length]!;
+      const base = n % 2 === 0 ? (FIXTURES[(n / 2) % FIXTURES.length] as string) : JSON.stringify(generateKeyPolicy({ key: 'sops', manifest, enclaveRoleArn: ROLE, adminArns: [ADMIN], ...v.input }));
+      const policy = JSON.parse(base) as Json;
       const rounds = 1 + Math.floor(r() * 3);
       for (let i = 0; i < rounds; i++) mutate(policy, r);
       let findings;
