@@ -11,6 +11,7 @@ import {
   EnableKeyCommand, DisabledException, MalformedPolicyDocumentException, KMSClient,
 } from '@aws-sdk/client-kms';
 import { readFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { generateCa, issueServerCertificate } from '../simulator/kms/tls.ts';
 import { ACCOUNT, ADMIN, OUTSIDER, rejection, startHarness, type Harness } from './kms-harness.ts';
 
@@ -268,6 +269,30 @@ describe('TLS identity', () => {
       untrusting.destroy();
     } finally {
       await own.close();
+    }
+  });
+
+  it('the generated certificate also names kms.<region>.amazonaws.com and extra tlsHostNames', async () => {
+    const named = await startHarness({ tlsHostNames: ['kms.emulator.test'] });
+    try {
+      const port = Number(new URL(named.emulator.endpoint).port);
+      for (const servername of ['kms.us-east-1.amazonaws.com', 'kms.emulator.test', 'localhost']) {
+        const authorized = await new Promise<boolean>((resolve, reject) => {
+          const socket = tlsConnect({ host: '127.0.0.1', port, servername, ca: named.emulator.caPem }, () => {
+            resolve(socket.authorized);
+            socket.destroy();
+          });
+          socket.on('error', reject);
+        });
+        expect(authorized).toBe(true);
+      }
+      const wrongName = await new Promise<string>((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'kms.eu-west-1.amazonaws.com', ca: named.emulator.caPem }, () => resolve('connected'));
+        socket.on('error', (e) => resolve(String((e as NodeJS.ErrnoException).code)));
+      });
+      expect(wrongName).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      await named.close();
     }
   });
 });

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pemCertificateToDer, sha256Hex } from '../../verifier/index.ts';
 import { startKmsEmulator, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, type KmsPrincipal } from '../../simulator/kms/server.ts';
 import { KmsStateError } from '../../simulator/kms/state.ts';
-import { EXIT_OK, EXIT_USAGE, UsageError, stringOption, type Command } from '../command.ts';
+import { EXIT_OK, EXIT_USAGE, UsageError, stringListOption, stringOption, type Command } from '../command.ts';
 
 const PRINCIPALS_FILE = 'principals.json';
 
@@ -68,6 +68,9 @@ Options:
   --attestation-root PEM   root certificate Recipient documents must chain to
                            (default: the AWS Nitro root G1; the simulator's root is written
                            by the simulated enclave as simulated-nitro-root.pem)
+  --tls-name NAME          extra DNS name / IP for the generated server certificate
+                           (repeatable; 127.0.0.1, localhost and kms.<region>.amazonaws.com
+                           are always included)
   --json                   print the startup information as one JSON line
 
 Clients: endpoint https://HOST:PORT, trust DIR/ca.pem (SSL_CERT_FILE for sops; an
@@ -85,6 +88,7 @@ Example:
     account: { type: 'string' },
     principals: { type: 'string' },
     'attestation-root': { type: 'string' },
+    'tls-name': { type: 'string', multiple: true },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, stderr, cwd }) {
@@ -133,6 +137,7 @@ Example:
         region,
         accountId,
         principals,
+        tlsHostNames: stringListOption(values, 'tls-name'),
         ...(attestationRoot === undefined ? {} : { attestationRoot }),
       });
     } catch (e) {

@@ -39,6 +39,8 @@ export interface KmsEmulatorOptions {
   attestationRoot?: Uint8Array;
   /** Overrides the attestation check entirely (tests of the emulator itself). */
   recipientVerifier?: RecipientVerifier;
+  /** Extra DNS names / IPs for the generated server certificate. */
+  tlsHostNames?: string[];
   /** TLS identity to use instead of the CA generated into the state directory. */
   tls?: TlsMaterial;
   /** Server clock (ms since epoch) for SigV4 freshness and attestation freshness. */
@@ -78,7 +80,7 @@ const UNIMPLEMENTED_KMS_OPERATIONS = new Set([
 ]);
 
 /** TLS for the emulator: reuse the state directory's CA (generating it once). */
-async function tlsFor(stateDir: string, host: string): Promise<TlsMaterial & { caFile: string }> {
+async function tlsFor(stateDir: string, hosts: string[]): Promise<TlsMaterial & { caFile: string }> {
   const caFile = join(stateDir, 'ca.pem');
   const caKeyFile = join(stateDir, 'ca-key.pem');
   const certFile = join(stateDir, 'server.pem');
@@ -93,9 +95,9 @@ async function tlsFor(stateDir: string, host: string): Promise<TlsMaterial & { c
   }
   if (existsSync(certFile) && existsSync(keyFile)) {
     const certPem = readFileSync(certFile, 'utf8');
-    if (certificateCovers(certPem, host)) return { certPem, keyPem: readFileSync(keyFile, 'utf8'), caPem: ca.caPem, caFile };
+    if (hosts.every((h) => certificateCovers(certPem, h))) return { certPem, keyPem: readFileSync(keyFile, 'utf8'), caPem: ca.caPem, caFile };
   }
-  const material = await issueServerCertificate(ca, ['127.0.0.1', '::1', 'localhost', host]);
+  const material = await issueServerCertificate(ca, ['127.0.0.1', '::1', 'localhost', ...hosts]);
   writeFileSync(keyFile, material.keyPem, { mode: 0o600 });
   writeFileSync(certFile, material.certPem);
   return { ...material, caFile };
@@ -218,7 +220,9 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     writeFileSync(caFile, opts.tls.caPem);
     tls = { ...opts.tls, caFile };
   } else {
-    tls = await tlsFor(opts.stateDir, host);
+    // The real endpoint name is included so an enclave that keeps its default
+    // `kms.<region>.amazonaws.com` (host maps it to the emulator) still verifies TLS.
+    tls = await tlsFor(opts.stateDir, [host, `kms.${region}.amazonaws.com`, ...(opts.tlsHostNames ?? [])]);
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
