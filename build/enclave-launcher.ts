@@ -67,14 +67,26 @@ async function main(): Promise<void> {
   if (devNoNsm) process.env.ATTESTED_PACK_NSM = 'none';
   const socket = process.env.ATTESTED_PACK_SOCKET ?? '/run/attested-pack.sock';
   const port = process.env.ATTESTED_PACK_VSOCK_PORT ?? '5000';
-  log('start', { development, socket, port });
+  const tunnel = process.env.ATTESTED_PACK_TUNNEL_SOCKET;
+  const tunnelPort = process.env.ATTESTED_PACK_TUNNEL_VSOCK_PORT ?? '8001';
+  const vsock = existsSync('/dev/vsock');
+  log('start', { development, socket, port, vsock });
+
+  // Outbound tunnel first, so it listens before the service can need it: each stream the
+  // service opens is relayed to the parent instance (CID 3), whose egress proxy decides.
+  if (vsock && tunnel !== undefined) {
+    bridge('tunnel', ['-d', `UNIX-LISTEN:${tunnel},fork,unlink-early,mode=600`, `VSOCK-CONNECT:3:${tunnelPort}`], (code) => {
+      log('bridge-exit', { name: 'tunnel', code });
+      if (!development) process.exit(1);
+    });
+  }
 
   // Computed specifier: the service is a separate file in the image, not part of this bundle.
   const service = new URL('./enclave.mjs', import.meta.url).href;
   await import(service);
   await waitForSocket(socket, 60_000);
 
-  if (existsSync('/dev/vsock')) {
+  if (vsock) {
     bridge('vsock', ['-d', `VSOCK-LISTEN:${port},fork,reuseaddr`, `UNIX-CONNECT:${socket}`], (code) => {
       log('bridge-exit', { name: 'vsock', code });
       if (!development) process.exit(1);

@@ -13,18 +13,25 @@ export const IMAGE_PATHS = {
 } as const;
 
 export const ENCLAVE_SOCKET = '/run/attested-pack.sock';
+/** The service's vsock port: the host connects to <enclave CID>:5000. */
 export const ENCLAVE_VSOCK_PORT = 5000;
+/** Outbound tunnel: the service connects to this Unix socket, socat relays it to the parent. */
+export const TUNNEL_SOCKET = '/run/attested-pack-tunnel.sock';
+/** The parent's (CID 3) vsock port where the host relays tunnel streams to its egress proxy. */
+export const TUNNEL_VSOCK_PORT = 8001;
 
 export const ENCLAVE_CMD: readonly string[] = [`/${IMAGE_PATHS.node}`, `/${IMAGE_PATHS.launcher}`];
 
+/** Variables enclave/main.ts reads (see its header), plus the launcher's. */
 export const ENCLAVE_ENV: ReadonlyArray<readonly [string, string]> = [
   ['PATH', '/usr/bin:/bin'],
   ['NODE_ENV', 'production'],
-  ['SSL_CERT_FILE', `/${IMAGE_PATHS.caBundle}`],
-  ['ATTESTED_PACK_CA_BUNDLE', `/${IMAGE_PATHS.caBundle}`],
   ['ATTESTED_PACK_SOCKET', ENCLAVE_SOCKET],
-  ['ATTESTED_PACK_VSOCK_PORT', String(ENCLAVE_VSOCK_PORT)],
   ['ATTESTED_PACK_NSM', 'hardware'],
+  ['ATTESTED_PACK_TUNNEL_SOCKET', TUNNEL_SOCKET],
+  ['ATTESTED_PACK_KMS_CA_FILE', `/${IMAGE_PATHS.caBundle}`],
+  ['ATTESTED_PACK_VSOCK_PORT', String(ENCLAVE_VSOCK_PORT)],
+  ['ATTESTED_PACK_TUNNEL_VSOCK_PORT', String(TUNNEL_VSOCK_PORT)],
 ];
 
 /**
