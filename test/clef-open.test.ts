@@ -77,6 +77,14 @@ describe('attested-pack open', () => {
     expect(JSON.parse(stranger.out)).toMatchObject({ ok: false, code: 'ARTIFACT_KEY_UNAVAILABLE' });
   });
 
+  it('reads the Clef agent environment variables when flags are absent', async () => {
+    const r = await run(['open', artifactPath], { CLEF_AGENT_VERIFY_KEY: pub, CLEF_AGENT_AGE_KEY: id.identity });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual(VALUES);
+    const f = await run(['open', artifactPath], { CLEF_AGENT_VERIFY_KEY: pub, CLEF_AGENT_AGE_KEY_FILE: idFile });
+    expect(f.code).toBe(0);
+  });
+
   it('usage errors exit 2: no verify key, half a binding, unreadable files', async () => {
     expect((await run(['open', artifactPath, '--age-identity', idFile])).code).toBe(2);
     expect((await run(['open', artifactPath, '--identity', 'api', '--allow-unsigned'])).code).toBe(2);

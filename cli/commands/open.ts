@@ -33,6 +33,10 @@ function verifyKeyArg(cwd: string, v: string): string {
   return readInput(cwd, v, 'verify key').toString('utf8').trim();
 }
 
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
 export const openCommand: Command = {
   path: ['open'],
   summary: 'verify and decrypt a Clef artifact like a runtime agent (prints PLAINTEXT secrets)',
@@ -62,6 +66,9 @@ Options:
   --min-revision REV      refuse revisions older than REV (<epoch-ms>-<hex>)
   --json                  one JSON line {identity, environment, revision, keys, values}
 
+Environment (as the Clef agent reads them; flags win): CLEF_AGENT_VERIFY_KEY (verify key),
+CLEF_AGENT_AGE_KEY (an AGE-SECRET-KEY-1… identity), CLEF_AGENT_AGE_KEY_FILE (identity file).
+
 Exit codes: 0 opened, 1 refused (code printed, e.g. ARTIFACT_SIGNATURE_INVALID), 2 usage error.
 `,
   options: {
@@ -81,15 +88,20 @@ Exit codes: 0 opened, 1 refused (code printed, e.g. ARTIFACT_SIGNATURE_INVALID),
     const identity = stringOption(values, 'identity');
     const environment = stringOption(values, 'env');
     if ((identity === undefined) !== (environment === undefined)) throw new UsageError('--identity and --env go together');
-    const verifyKey = stringOption(values, 'verify-key');
+    const verifyKey = stringOption(values, 'verify-key') ?? (values['allow-unsigned'] === true ? undefined : nonEmpty(env.CLEF_AGENT_VERIFY_KEY));
     const allowUnsigned = values['allow-unsigned'] === true;
     if (verifyKey !== undefined && allowUnsigned) throw new UsageError('--verify-key and --allow-unsigned exclude each other');
     if (verifyKey === undefined && !allowUnsigned) throw new UsageError('give --verify-key, or --allow-unsigned to accept artifacts without signature checks');
-    const ageIds = stringListOption(values, 'age-identity').flatMap((f) => {
+    const idFiles = stringListOption(values, 'age-identity');
+    const envFile = nonEmpty(env.CLEF_AGENT_AGE_KEY_FILE);
+    if (idFiles.length === 0 && envFile !== undefined) idFiles.push(envFile);
+    const ageIds = idFiles.flatMap((f) => {
       const ids = parseAgeIdentityFile(readInput(cwd, f, 'age identity file').toString('utf8'));
       if (ids.length === 0) throw new UsageError(`no AGE-SECRET-KEY-1… line in '${f}'`);
       return ids;
     });
+    const envKey = nonEmpty(env.CLEF_AGENT_AGE_KEY);
+    if (stringListOption(values, 'age-identity').length === 0 && envKey !== undefined) ageIds.push(...parseAgeIdentityFile(envKey));
     const artifact = readInput(cwd, positionals[0] ?? '', 'artifact');
     const opts: ReadArtifactOptions = {
       ...(identity !== undefined && environment !== undefined ? { expect: { identity, environment } } : {}),
