@@ -7,6 +7,7 @@
 // One connection may carry several requests; each response names the request id it
 // answers. Messages are validated field by field into fresh objects (never trusted as
 // decoded). Layout and limits are documented in enclave/README.md.
+import { promises as fs } from 'node:fs';
 import { Decoder, Encoder } from 'cbor-x';
 
 export const PROTOCOL_VERSION = 1;
@@ -449,4 +450,20 @@ export function parseTunnelPreamble(line: string): { host: string; port: number 
   const port = Number(m[2]);
   if (!TUNNEL_HOST.test(host) || port < 1 || port > 65535) return null;
   return { host, port };
+}
+
+// --- Unix socket endpoints ----------------------------------------------------------------
+
+/**
+ * Both ends listen on Unix sockets (socat bridges vsock to them). Before listening, remove
+ * a stale socket file left by a previous run — but never any other kind of file.
+ */
+export async function removeStaleSocket(socketPath: string): Promise<void> {
+  try {
+    const st = await fs.lstat(socketPath);
+    if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
+    await fs.unlink(socketPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }

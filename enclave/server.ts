@@ -3,7 +3,6 @@
 // pack requests — after the git objects are verified — to a PackHandler, the seam where
 // the real pack (SOPS decrypt through KMS, Clef artifact, receipt) plugs in.
 import net from 'node:net';
-import { promises as fs } from 'node:fs';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_REQUEST_BYTES,
@@ -12,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   encodeFrame,
   parseRequest,
+  removeStaleSocket,
   requestIdOf,
   toWireError,
   type AwsCredentials,
@@ -254,13 +254,7 @@ export interface RunningEnclaveServer {
  * any other kind of file at that path is refused rather than deleted.
  */
 export async function listenEnclaveServer(server: net.Server, socketPath: string): Promise<RunningEnclaveServer> {
-  try {
-    const st = await fs.lstat(socketPath);
-    if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; refusing to replace it`);
-    await fs.unlink(socketPath);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  await removeStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => {

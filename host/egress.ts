@@ -4,8 +4,7 @@
 // bytes verbatim in both directions. It never terminates TLS, so it only ever sees
 // ciphertext; everything refused is logged with the destination it asked for.
 import net from 'node:net';
-import { promises as fs } from 'node:fs';
-import { TUNNEL_PREAMBLE_MAX_BYTES, parseTunnelPreamble } from '../enclave/protocol.ts';
+import { TUNNEL_PREAMBLE_MAX_BYTES, parseTunnelPreamble, removeStaleSocket } from '../enclave/protocol.ts';
 
 export interface EgressRule {
   /** Destination as the enclave names it (lowercase host name or IP) and port. */
@@ -142,13 +141,7 @@ export interface RunningEgressProxy {
 
 /** Listen on a Unix socket path (replacing a stale socket file, never another file). */
 export async function startEgressProxy(socketPath: string, opts: EgressOptions): Promise<RunningEgressProxy> {
-  try {
-    const st = await fs.lstat(socketPath);
-    if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket`);
-    await fs.unlink(socketPath);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  await removeStaleSocket(socketPath);
   const server = createEgressProxy(opts);
   const sockets = new Set<net.Socket>();
   server.on('connection', (s) => {

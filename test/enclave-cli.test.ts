@@ -6,12 +6,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PassThrough } from 'node:stream';
-import { main } from '../cli/main.ts';
 import { callEnclave } from '../host/enclave-client.ts';
 import { sha256HexOfToken } from '../host/config.ts';
 import { manifestPcrs, pemCertificateToDer, verifyAttestationDocument } from '../verifier/index.ts';
 import { testManifest } from './host-support.ts';
+import { runMain } from './enclave-support.ts';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(repo, 'bin', 'attested-pack');
@@ -37,17 +36,8 @@ function startCli(args: string[]): Promise<Record<string, unknown>> {
   });
 }
 
-/** Short-lived commands run in-process (spawning costs seconds of TypeScript loading). */
-async function runCli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(args, { stdout, stderr, cwd: repo });
-  return { code, out, err };
-}
+/** Short-lived commands run in-process. */
+const runCli = (args: string[]) => runMain(args, { cwd: repo });
 
 describe('attested-pack enclave / host', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));

@@ -5,6 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../cli/main.ts';
 import { FrameDecoder, parseResponse, type Response } from '../enclave/protocol.ts';
 import type { EnclaveNsm } from '../enclave/server.ts';
 
@@ -22,6 +24,22 @@ export const gitEnv: NodeJS.ProcessEnv = {
 
 export function git(dir: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).trim();
+}
+
+export function gitBytes(dir: string, ...args: string[]): Buffer {
+  return execFileSync('git', args, { cwd: dir, env: gitEnv });
+}
+
+/** Run the CLI in-process with captured output (spawning costs seconds of TypeScript loading). */
+export async function runMain(argv: string[], io: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await main(argv, { stdout, stderr, cwd: io.cwd, env: io.env ?? {} });
+  return { code, out, err };
 }
 
 /** A committed repository with the given files (path → content). */

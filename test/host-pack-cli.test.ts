@@ -7,12 +7,10 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../cli/main.ts';
 import type { PackHandler } from '../enclave/server.ts';
 import { buildReceiptStatement } from '../verifier/statement.ts';
 import { assembleReceipt, receiptPublicKey, receiptUserData, signReceiptStatement } from '../verifier/receipt.ts';
-import { git, makeGitRepo } from './enclave-support.ts';
+import { git, makeGitRepo, runMain } from './enclave-support.ts';
 import { TOKEN_DEV, startHarness, testManifest, type Harness } from './host-support.ts';
 
 const CLEF_YAML = `version: 1
@@ -57,16 +55,7 @@ function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): Pa
   };
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, cwd: repo, env });
-  return { code, out, err };
-}
+const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => runMain(argv, { cwd: repo, env });
 
 const harnesses: Harness[] = [];
 async function harness(handler: PackHandler): Promise<Harness> {

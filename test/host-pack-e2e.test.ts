@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import { main } from '../cli/main.ts';
+import { Writable } from 'node:stream';
+import { runMain } from './enclave-support.ts';
 import { parseHostConfig, sha256HexOfToken } from '../host/config.ts';
 import { hostLogger, startHost, type RunningHost } from '../host/service.ts';
 import { ENCLAVE_ROLE } from './kms-harness.ts';
@@ -52,19 +52,11 @@ afterAll(async () => {
   await world?.close();
 });
 
-async function pack(out: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (c: Buffer) => (o += c.toString()));
-  stderr.on('data', (c: Buffer) => (e += c.toString()));
-  const code = await main(
+const pack = (out: string) =>
+  runMain(
     ['pack', '--host', host.address, '--identity', 'payments-api', '--env', 'production', '--manifest', join(dir, 'manifest.json'), '--root', join(dir, 'root.pem'), '--out', out, '--repository', 'acme/payments', '--json'],
-    { stdout, stderr, cwd: world.repoDir, env: { ATTESTED_PACK_TOKEN: TOKEN } },
+    { cwd: world.repoDir, env: { ATTESTED_PACK_TOKEN: TOKEN } },
   );
-  return { code, out: o, err: e };
-}
 
 describe('CI → host → enclave → KMS, end to end', () => {
   it('packs a Clef artifact with a verified receipt; no plaintext crosses the host', async () => {

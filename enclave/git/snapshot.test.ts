@@ -1,36 +1,17 @@
 // Git object verification against real git, for SHA-1 and SHA-256 repositories: ids and
 // contents come from `git rev-parse` / `git cat-file`, never from the code under test.
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectGitObjects } from '../../cli/pack-client/git-objects.ts';
+import { git, gitBytes } from '../../test/enclave-support.ts';
 import { GitVerificationError, encodeLooseObject, hashObject, openCommit, type GitObjectFormat } from './index.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-const gitEnv = {
-  ...process.env,
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_AUTHOR_NAME: 't',
-  GIT_AUTHOR_EMAIL: 't@example.com',
-  GIT_COMMITTER_NAME: 't',
-  GIT_COMMITTER_EMAIL: 't@example.com',
-  GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z',
-  GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z',
-};
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, env: gitEnv, encoding: 'utf8' }).trim();
-}
-function gitBytes(dir: string, ...args: string[]): Buffer {
-  return execFileSync('git', args, { cwd: dir, env: gitEnv });
-}
 
 function makeRepo(format: GitObjectFormat): string {
   const dir = mkdtempSync(join(tmpdir(), `ap-git-${format}-`));
