@@ -11,6 +11,7 @@ import { ClefError } from './errors.ts';
 import type { SecretValues } from './pack.ts';
 import { clefSignaturePayload, parseVerifyKey, verifyArtifactSignature } from './signature.ts';
 import { timingSafeEqual } from 'node:crypto';
+import { decryptAgeNative, nativeIdentity } from '../sops/age-native.ts';
 
 export interface ReadArtifactOptions {
   /** The identity and environment this runtime serves; a different artifact is refused. */
@@ -183,10 +184,17 @@ export async function readArtifact(json: string | Uint8Array, opts: ReadArtifact
   } else {
     const ids = (opts.ageIdentities ?? []).filter((s) => s.trim() !== '');
     if (ids.length === 0) throw new ClefError('ARTIFACT_KEY_UNAVAILABLE', 'artifact is age-encrypted but no age identity was supplied');
-    const d = new Decrypter();
-    for (const id of ids) d.addIdentity(id.trim());
+    const file = strictB64(art.ciphertext, 'ciphertext');
     try {
-      plainBuf = Buffer.from(await d.decrypt(strictB64(art.ciphertext, 'ciphertext')));
+      // node:crypto X25519 first (fast); the age library for anything else.
+      const native = ids.map(nativeIdentity);
+      const r = decryptAgeNative(file, native.filter((x) => x !== undefined));
+      if (r.kind === 'plaintext') plainBuf = r.plaintext;
+      else {
+        const d = new Decrypter();
+        for (const id of ids) d.addIdentity(id.trim());
+        plainBuf = Buffer.from(await d.decrypt(file));
+      }
     } catch (e) {
       if (e instanceof ClefError) throw e;
       const msg = (e as Error).message;
