@@ -77,7 +77,7 @@ export interface EnclaveServerOptions {
   packHandler?: PackHandler;
   maxFrameBytes?: number;
   maxRequestBytes?: number;
-  /** Largest number of git objects / total bytes the walk may touch is bounded by maxRequestBytes. */
+  /** Requests one connection may have in flight (TOO_MANY_REQUESTS beyond). */
   maxInFlightPerConnection?: number;
   /** Close a connection that sends nothing for this long while holding no requests (ms). */
   idleTimeoutMs?: number;
@@ -250,10 +250,17 @@ export interface RunningEnclaveServer {
 }
 
 /**
- * Listen on a Unix socket path. A stale socket file left by a previous run is removed;
- * any other kind of file at that path is refused rather than deleted.
+ * Create the server and listen on a Unix socket path. A stale socket file left by a
+ * previous run is removed; any other kind of file at that path is refused, not deleted.
  */
-export async function listenEnclaveServer(server: net.Server, socketPath: string): Promise<RunningEnclaveServer> {
+export async function startEnclaveServer(socketPath: string, opts: EnclaveServerOptions): Promise<RunningEnclaveServer> {
+  const server = createEnclaveServer(opts);
+  // close() waits for open connections; track them so shutdown is prompt.
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await removeStaleSocket(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -268,21 +275,7 @@ export async function listenEnclaveServer(server: net.Server, socketPath: string
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Unix sockets: close() waits for open connections; end them so shutdown is prompt.
-        server.emit('shutdown');
+        for (const s of sockets) s.destroy();
       }),
   };
-}
-
-export async function startEnclaveServer(socketPath: string, opts: EnclaveServerOptions): Promise<RunningEnclaveServer> {
-  const server = createEnclaveServer(opts);
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.on('shutdown', () => {
-    for (const s of sockets) s.destroy();
-  });
-  return listenEnclaveServer(server, socketPath);
 }
