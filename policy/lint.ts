@@ -240,7 +240,10 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
         add('KP019', st, `${at}: attestation keys are single-valued; ${c.qualifier === 'forallvalues' ? 'ForAllValues is true when the key is missing' : 'ForAnyValue changes the semantics'}`, 'drop the set qualifier: use StringEqualsIgnoreCase / StringNotEqualsIgnoreCase');
       }
       if (c.ifExists) {
-        add('KP004', st, `${at}: …IfExists is true when the key is missing, i.e. for any request without a Recipient`, 'use the operator without IfExists');
+        const why = st.effect === 'Allow'
+          ? '…IfExists is true when the key is missing, so this Allow admits any request without a Recipient'
+          : '…IfExists makes the outcome for requests without a Recipient depend on the operator, not on the pinned value';
+        add('KP004', st, `${at}: ${why}`, 'use the operator without IfExists');
       }
       if (c.base === 'stringequals' || c.base === 'stringnotequals') {
         add('KP002', st, `${at}: compares hex case-sensitively`, `use ${c.base === 'stringequals' ? 'StringEqualsIgnoreCase' : 'StringNotEqualsIgnoreCase'}, as the AWS KMS documentation advises`);
