@@ -6,6 +6,8 @@
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata API before it loads.
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { Encoder } from 'cbor-x';
 import { coseSign1SigStructure, pcrExtend } from '../verifier/index.ts';
@@ -44,6 +46,52 @@ export interface TestCaOptions {
   leafLifetimeMs?: number;
   /** Region word used in subject names, as AWS puts one there; default "sim-1". */
   region?: string;
+  /**
+   * Keep the root and intermediate (certificates and keys) in this directory: reuse them
+   * when present, write them when not. Several simulated enclaves (say, a good image and a
+   * tampered one) then chain to the one root a KMS emulator trusts.
+   */
+  stateDir?: string;
+}
+
+const CA_STATE_FILE = 'simulated-ca.json';
+
+interface CaStateFile {
+  schema: 'attested-pack/simulated-ca/v1';
+  root: { certPem: string; keyPkcs8: string };
+  intermediate: { certPem: string; keyPkcs8: string };
+}
+
+async function exportSigner(s: Signer): Promise<{ certPem: string; keyPkcs8: string }> {
+  return { certPem: s.cert.toString('pem'), keyPkcs8: Buffer.from(await subtle.exportKey('pkcs8', s.keys.privateKey)).toString('base64') };
+}
+
+async function importSigner(v: { certPem: string; keyPkcs8: string }): Promise<Signer> {
+  const cert = new x509.X509Certificate(v.certPem);
+  const privateKey = await subtle.importKey('pkcs8', Buffer.from(v.keyPkcs8, 'base64'), EC_P384, true, ['sign']);
+  const publicKey = await cert.publicKey.export(EC_P384, ['verify'], x509Crypto);
+  return { cert, keys: { privateKey, publicKey } };
+}
+
+/** The saved root and intermediate of a stateDir, or undefined when there are none yet. */
+async function loadCaState(dir: string): Promise<{ root: Signer; intermediate: Signer } | undefined> {
+  const file = join(dir, CA_STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  let state: CaStateFile;
+  try {
+    state = JSON.parse(readFileSync(file, 'utf8')) as CaStateFile;
+    if (state.schema !== 'attested-pack/simulated-ca/v1') throw new Error(`unknown schema ${String(state.schema)}`);
+    return { root: await importSigner(state.root), intermediate: await importSigner(state.intermediate) };
+  } catch (e) {
+    // Never silently replace a CA others may already trust.
+    throw new Error(`${file} is not a usable simulated CA: ${(e as Error).message}`);
+  }
+}
+
+async function saveCaState(dir: string, root: Signer, intermediate: Signer): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const state: CaStateFile = { schema: 'attested-pack/simulated-ca/v1', root: await exportSigner(root), intermediate: await exportSigner(intermediate) };
+  writeFileSync(join(dir, CA_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
 export interface IssueSpec {
@@ -157,46 +205,55 @@ export async function createTestCa(opts: TestCaOptions = {}): Promise<TestCa> {
   const leafLifetimeMs = opts.leafLifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
   const t0 = now();
 
-  const rootKeys = await newKeyPair();
-  const rootValidity = opts.rootValidity ?? { notBefore: floorToSecond(t0 - DAY_MS), notAfter: floorToSecond(t0 + 30 * 365 * DAY_MS) };
-  const rootName = subjectName(rootCn);
-  const root: Signer = {
-    keys: rootKeys,
-    cert: await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: randomSerial(),
-        subject: rootName,
-        issuer: rootName,
-        notBefore: rootValidity.notBefore,
-        notAfter: rootValidity.notAfter,
-        signingAlgorithm: ES384,
-        publicKey: rootKeys.publicKey,
-        signingKey: rootKeys.privateKey,
-        extensions: await caExtensions(rootKeys, rootKeys.publicKey, undefined),
-      },
-      x509Crypto,
-    ),
-  };
+  const saved = opts.stateDir === undefined ? undefined : await loadCaState(opts.stateDir);
+  let root: Signer;
+  let intermediate: Signer;
+  if (saved !== undefined) {
+    ({ root, intermediate } = saved);
+  } else {
+    const rootKeys = await newKeyPair();
+    const rootValidity = opts.rootValidity ?? { notBefore: floorToSecond(t0 - DAY_MS), notAfter: floorToSecond(t0 + 30 * 365 * DAY_MS) };
+    const rootName = subjectName(rootCn);
+    root = {
+      keys: rootKeys,
+      cert: await x509.X509CertificateGenerator.create(
+        {
+          serialNumber: randomSerial(),
+          subject: rootName,
+          issuer: rootName,
+          notBefore: rootValidity.notBefore,
+          notAfter: rootValidity.notAfter,
+          signingAlgorithm: ES384,
+          publicKey: rootKeys.publicKey,
+          signingKey: rootKeys.privateKey,
+          extensions: await caExtensions(rootKeys, rootKeys.publicKey, undefined),
+        },
+        x509Crypto,
+      ),
+    };
 
-  const interKeys = await newKeyPair();
-  const interValidity = opts.intermediateValidity ?? { notBefore: floorToSecond(t0 - DAY_MS), notAfter: floorToSecond(t0 + 30 * DAY_MS) };
-  const intermediate: Signer = {
-    keys: interKeys,
-    cert: await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: randomSerial(),
-        subject: subjectName(`${region}.simulated.nitro-enclaves`),
-        issuer: root.cert.subject,
-        notBefore: interValidity.notBefore,
-        notAfter: interValidity.notAfter,
-        signingAlgorithm: ES384,
-        publicKey: interKeys.publicKey,
-        signingKey: rootKeys.privateKey,
-        extensions: await caExtensions(interKeys, rootKeys.publicKey, 0),
-      },
-      x509Crypto,
-    ),
-  };
+    const interKeys = await newKeyPair();
+    const interValidity = opts.intermediateValidity ?? { notBefore: floorToSecond(t0 - DAY_MS), notAfter: floorToSecond(t0 + 30 * DAY_MS) };
+    intermediate = {
+      keys: interKeys,
+      cert: await x509.X509CertificateGenerator.create(
+        {
+          serialNumber: randomSerial(),
+          subject: subjectName(`${region}.simulated.nitro-enclaves`),
+          issuer: root.cert.subject,
+          notBefore: interValidity.notBefore,
+          notAfter: interValidity.notAfter,
+          signingAlgorithm: ES384,
+          publicKey: interKeys.publicKey,
+          signingKey: rootKeys.privateKey,
+          extensions: await caExtensions(interKeys, rootKeys.publicKey, 0),
+        },
+        x509Crypto,
+      ),
+    };
+    if (opts.stateDir !== undefined) await saveCaState(opts.stateDir, root, intermediate);
+  }
+  const interKeys = intermediate.keys;
 
   async function makeLeaf(moduleId: string, validity: ValidityWindow): Promise<Signer> {
     const keys = await newKeyPair();

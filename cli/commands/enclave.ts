@@ -49,6 +49,8 @@ Options:
   --nsm MODE         hardware | simulated                                     (required)
   --manifest FILE    build manifest whose PCRs the simulated NSM reports (simulated only)
   --root-dir DIR     where to write simulated-nitro-root.pem (default: the socket's dir)
+  --ca-dir DIR       keep the SIMULATED CA here and reuse it on later runs, so several
+                     simulated enclaves chain to one root (default: a fresh CA per run)
   --tunnel PATH      outbound tunnel socket to the host's egress proxy  } enable packing
   --kms-ca FILE      PEM bundle the KMS TLS certificate must chain to   } (both needed)
   --kms-endpoint URL KMS endpoint override, e.g. the KMS emulator (default: the regional
@@ -60,6 +62,7 @@ Options:
     nsm: { type: 'string' },
     manifest: { type: 'string' },
     'root-dir': { type: 'string' },
+    'ca-dir': { type: 'string' },
     tunnel: { type: 'string' },
     'kms-ca': { type: 'string' },
     'kms-endpoint': { type: 'string' },
@@ -86,7 +89,8 @@ Options:
         if (e instanceof UsageError) throw new UsageError('--manifest is required with --nsm simulated');
         throw new UsageError(`--manifest: ${(e as Error).message}`);
       }
-      const ca = await createTestCa();
+      const caDir = stringOption(values, 'ca-dir');
+      const ca = await createTestCa(caDir === undefined ? {} : { stateDir: resolve(cwd, caDir) });
       nsm = createSimulatedNsm({ ca, pcrs: manifest });
       rootFile = writeSimulatedRoot(ca, resolve(cwd, stringOption(values, 'root-dir') ?? dirname(socketPath)));
     } else {
