@@ -24,6 +24,8 @@ export interface HostDeps {
   readyCacheMs: number;
   limits: HostLimits;
   auth: HostConfig['auth'];
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { certPem: string; keyPem: string };
   /** pino instance (secrets are redacted); undefined = no request logging. */
   logger?: Logger;
   /** Clock for OIDC expiry and attestation freshness (tests). */
@@ -352,6 +354,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
 export async function buildHostApp(deps: HostDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    ...(deps.tls === undefined ? {} : { https: { cert: deps.tls.certPem, key: deps.tls.keyPem, minVersion: 'TLSv1.2' as const } }),
     bodyLimit: deps.limits.maxBodyBytes,
     // Honour a caller's request id when it is well-formed (it is also the enclave request id).
     genReqId: (req) => {

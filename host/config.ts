@@ -54,6 +54,8 @@ export interface HostLimits {
 
 export interface HostConfig {
   listen: { host: string; port: number } | { socketPath: string };
+  /** Serve HTTPS (PEM contents); absent = plain HTTP (behind a TLS-terminating load balancer). */
+  tls?: { certPem: string; keyPem: string };
   enclave: EnclaveEndpoint;
   region: string;
   manifest: BuildManifest;
@@ -211,7 +213,7 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     throw new ConfigError(`config is not YAML/JSON: ${(e as Error).message}`);
   }
   if (!isObj(raw)) throw new ConfigError('config must be a map');
-  only(raw, 'config', ['listen', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'limits', 'egress', 'credentials', 'logLevel']);
+  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'limits', 'egress', 'credentials', 'logLevel']);
   const region = str(raw, 'region', 'config');
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new ConfigError(`region '${region}' is not an AWS region name`);
   const manifestPath = resolve(base, str(raw, 'manifest', 'config'));
@@ -277,6 +279,19 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     logLevel: logLevel as HostConfig['logLevel'],
   };
   if (attestationRoot !== undefined) config.attestationRoot = attestationRoot;
+  if (raw.tls !== undefined) {
+    if (!isObj(raw.tls)) throw new ConfigError('tls must be { certFile, keyFile }');
+    only(raw.tls, 'tls', ['certFile', 'keyFile']);
+    const read = (k: string) => {
+      const f = resolve(base, str(raw.tls as Obj, k, 'tls'));
+      try {
+        return readFileSync(f, 'utf8');
+      } catch (e) {
+        throw new ConfigError(`tls.${k} ${f}: ${(e as Error).message}`);
+      }
+    };
+    config.tls = { certPem: read('certFile'), keyPem: read('keyFile') };
+  }
   if (egress !== undefined) config.egress = egress;
   return config;
 }

@@ -63,6 +63,7 @@ export async function startHost(config: HostConfig, opts: StartHostOptions = {})
     region: config.region,
     manifest: config.manifest,
     ...(config.attestationRoot === undefined ? {} : { attestationRoot: config.attestationRoot }),
+    ...(config.tls === undefined ? {} : { tls: config.tls }),
     allowDebug: config.allowDebug,
     readyCacheMs: config.readyCacheMs,
     limits: config.limits,

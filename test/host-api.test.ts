@@ -3,10 +3,14 @@
 // metrics, and logs that never carry secrets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { collectGitObjects } from '../cli/pack-client/git-objects.ts';
 import type { PackHandler, PackInput } from '../enclave/server.ts';
 import { CredentialsError } from '../host/credentials.ts';
-import { git, makeGitRepo } from './enclave-support.ts';
+import { git, makeGitRepo, makeTlsMaterial } from './enclave-support.ts';
 import { TOKEN_DEV, TOKEN_PROD, caNsm, startHarness, type Harness } from './host-support.ts';
 
 const repo = makeGitRepo({ 'clef.yaml': 'version: 1\n', 'secrets/api/dev.enc.yaml': 'k: v\n' });
@@ -123,6 +127,31 @@ describe('host API', () => {
     expect(all).toContain('"reqId"');
     expect(all).not.toContain(TOKEN_DEV);
     expect(all).not.toContain('host-secret-value');
+  });
+});
+
+describe('host over HTTPS', () => {
+  it('serves the API with the configured certificate', async () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'ap-host-tls-'));
+    const material = makeTlsMaterial(['127.0.0.1']);
+    writeFileSync(join(tlsDir, 'cert.pem'), material.certPem);
+    writeFileSync(join(tlsDir, 'key.pem'), material.keyPem);
+    const h = await startHarness({ handler, extraConfig: `tls: { certFile: ${join(tlsDir, 'cert.pem')}, keyFile: ${join(tlsDir, 'key.pem')} }` });
+    try {
+      expect(h.url.startsWith('https://')).toBe(true);
+      const body = await new Promise<string>((resolve, reject) => {
+        https.get(`${h.url}/v1/health`, { ca: material.caPem }, (res) => {
+          let out = '';
+          res.on('data', (c: Buffer) => (out += c.toString()));
+          res.on('end', () => resolve(out));
+        }).on('error', reject);
+      });
+      expect(JSON.parse(body)).toMatchObject({ status: 'ok' });
+      // a client that does not trust the CA is refused by TLS
+      await expect(fetch(`${h.url}/v1/health`)).rejects.toThrow();
+    } finally {
+      await h.close();
+    }
   });
 });
 
