@@ -22,9 +22,9 @@ export interface ParseSopsOptions {
   limits?: Partial<SopsLimits>;
 }
 
-/** Infer the format from a file name the way sops does (.json → json, else yaml). */
+/** The format Clef uses for a file (`formatFromPath`: ends with `.json` → json, else yaml). */
 export function formatForFileName(fileName: string): SopsFormat {
-  return /\.json$/i.test(fileName) ? 'json' : 'yaml';
+  return fileName.endsWith('.json') ? 'json' : 'yaml';
 }
 
 export function parsePlainBranches(text: string, format: SopsFormat, fileName: string, limits: SopsLimits): SopsBranch[] {
