@@ -32,6 +32,7 @@ export const LINT_CODES = {
   KP026: { severity: 'error', title: 'attestation comparison of the wrong polarity (negated in an Allow, positive in a Deny)' },
   KP027: { severity: 'error', title: 'the enclave role (--role) may Decrypt without any attestation requirement' },
   KP028: { severity: 'warning', title: 'pinned PCR3 is not the hash of the --role ARN' },
+  KP029: { severity: 'warning', title: 'PCR4 pinned: the key works on one parent instance only' },
 } as const satisfies Record<string, { severity: LintSeverity; title: string }>;
 
 export type LintCode = keyof typeof LINT_CODES;

@@ -273,6 +273,9 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
           continue;
         }
         if (v !== lower) add('KP012', st, `${at}: value ${short(v)} has uppercase hex`, 'write PCR values in lowercase');
+        if (idx === 4 && st.effect === 'Allow') {
+          add('KP029', st, `${at}: PCR4 is the parent instance id; a replaced or added instance (Auto Scaling) cannot decrypt`, 'pin PCR3 (the instance role) instead of PCR4 unless one fixed instance is intended');
+        }
         if (idx === 3 && options.enclaveRoleArn !== undefined && lower !== pcr3ForRoleArn(options.enclaveRoleArn)) {
           add('KP028', st, `${at}: ${short(lower)} is not PCR3 of ${options.enclaveRoleArn} (SHA-384 of 48 zero bytes ‖ ARN); right only if the parent's instance-profile role is another role`, 'regenerate with policy generate --pcr3 <parent instance-profile role ARN>');
         }
