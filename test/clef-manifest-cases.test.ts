@@ -38,7 +38,7 @@ const refusals: Array<[string, () => unknown, RegExp]> = [
   ['environment without name', () => { const m = valid(); m.environments[0] = { description: 'x' }; return m; }, /missing a 'name'/],
   ['environment without description', () => { const m = valid(); m.environments[0] = { name: 'dev' }; return m; }, /missing a 'description'/],
   ['non-object environment', () => { const m = valid(); (m.environments as unknown[])[0] = 'dev'; return m; }, /must be an object/],
-  ['missing namespaces', () => { const m = valid(); delete m.namespaces; return m; }, /Missing required field 'namespaces'/],
+  ['missing namespaces', () => { const m = valid(); delete (m as Record<string, unknown>).namespaces; return m; }, /Missing required field 'namespaces'/],
   ['namespace without name', () => { const m = valid(); m.namespaces[0] = { description: 'x' }; return m; }, /missing a 'name'/],
   ['namespace starting with a digit', () => { const m = valid(); m.namespaces[0] = { name: '1db', description: 'x' }; return m; }, /is invalid/],
   ['duplicate namespace', () => { const m = valid(); m.namespaces[1] = { name: 'database', description: 'x' }; return m; }, /Duplicate namespace name/],
