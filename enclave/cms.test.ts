@@ -92,3 +92,31 @@ describe('refusals', () => {
     expect(codeOf(() => openCiphertextForRecipient(t, key))).toBe('CMS_NO_RECIPIENT');
   });
 });
+
+describe('mutation fuzzing', () => {
+  it('byte flips, truncations and insertions of the real vector only ever raise CmsError', () => {
+    const real = read('enclaver-ciphertext-for-recipient.ber');
+    const key = createPrivateKey(readFileSync(new URL('enclaver-recipient-key.pem', fixtures)));
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const codes = new Set<string>();
+    for (let i = 0; i < 800; i++) {
+      let m = Buffer.from(real);
+      const kind = rand(3);
+      if (kind === 0) for (let j = 0, n = 1 + rand(4); j < n; j++) { const at = rand(m.length); m[at] = rand(256); }
+      else if (kind === 1) m = m.subarray(0, rand(m.length));
+      else { const at = rand(m.length); m = Buffer.concat([m.subarray(0, at), Buffer.from([rand(256), rand(256)]), m.subarray(at)]); }
+      try {
+        openCiphertextForRecipient(m, key);
+        codes.add('opened');
+      } catch (e) {
+        if (!(e instanceof CmsError)) throw new Error(`mutation ${i} (kind ${kind}) raised ${String(e)}`);
+        codes.add(e.code);
+      }
+    }
+    expect(codes.has('CMS_MALFORMED')).toBe(true);
+  });
+});

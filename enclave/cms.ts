@@ -90,6 +90,17 @@ function checkOaepParams(alg: AlgorithmIdentifier): void {
 /** Parse the structure without decrypting (strict to the KMS profile). */
 export function parseCiphertextForRecipient(ber: Uint8Array): ParsedCiphertextForRecipient {
   if (ber.length > MAX_CMS_BYTES) fail('CMS_TOO_LARGE', `CiphertextForRecipient is larger than ${MAX_CMS_BYTES} bytes`);
+  try {
+    return parseStructure(ber);
+  } catch (e) {
+    // pkijs/asn1js throw plain Errors from deep inside (OID conversion, schema walks) on
+    // hostile input; every one of them means the bytes are not a well-formed message.
+    if (e instanceof CmsError) throw e;
+    return fail('CMS_MALFORMED', `not a well-formed CMS EnvelopedData: ${(e as Error).message}`);
+  }
+}
+
+function parseStructure(ber: Uint8Array): ParsedCiphertextForRecipient {
   const asn1 = asn1js.fromBER(bytes(ber));
   if (asn1.offset === -1 || asn1.result.error !== '') fail('CMS_MALFORMED', `not BER: ${asn1.result.error}`);
   if (asn1.offset !== ber.length) fail('CMS_MALFORMED', `${ber.length - asn1.offset} trailing bytes after the ContentInfo`);
