@@ -12,6 +12,22 @@ export const IMAGE_PATHS = {
   caBundle: 'etc/ssl/certs/ca-bundle.pem',
 } as const;
 
+/**
+ * npm files the service loads at run time instead of from its bundle: koffi (the FFI behind
+ * /dev/nsm, enclave/nsm/device.ts) is a native addon, so its loader and the published
+ * prebuilt linux-x64 glibc binary go into the image as files, pinned by the root
+ * package-lock.json. Paths relative to the source checkout; in the image under app/.
+ */
+export const IMAGE_NODE_MODULE_FILES: readonly string[] = [
+  'node_modules/koffi/package.json',
+  'node_modules/koffi/index.js',
+  'node_modules/koffi/src/koffi/index.js',
+  'node_modules/koffi/src/koffi/src/static.js',
+  'node_modules/@koromix/koffi-linux-x64/package.json',
+  'node_modules/@koromix/koffi-linux-x64/index.js',
+  'node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node',
+];
+
 export const ENCLAVE_SOCKET = '/run/attested-pack.sock';
 /** The service's vsock port: the host connects to <enclave CID>:5000. */
 export const ENCLAVE_VSOCK_PORT = 5000;

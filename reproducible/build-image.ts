@@ -13,7 +13,7 @@ import { computeEifPcrs, pcrHex, type EifPcrs } from '../build/pcrs.ts';
 import { bundleEntry } from '../build/bundle.ts';
 import { bootstrapRamdiskEntries, findNitroCliBlobs, loadNitroCliBlobs, type BlobSet } from '../build/blobs.ts';
 import { appRamdiskEntries, cmdFile, envFile, type AppImage, type RootfsEntry } from '../build/app-ramdisk.ts';
-import { ENCLAVE_CMD, ENCLAVE_ENV, IMAGE_PATHS } from '../build/image-layout.ts';
+import { ENCLAVE_CMD, ENCLAVE_ENV, IMAGE_NODE_MODULE_FILES, IMAGE_PATHS } from '../build/image-layout.ts';
 import { buildEifMetadata, kernelVersionFromConfig } from '../build/metadata.ts';
 import { certificateDer, createEifSignature, type SigningMaterial } from '../build/eif-signature.ts';
 import { loadInputsLock, type InputsLock } from './lock.ts';
@@ -73,12 +73,13 @@ function gitState(root: string): { commit: string; dirty: boolean } {
 }
 
 /** Every file of the image root and where its bytes come from: one list for the build and Dockerfile.enclave. */
-export function rootfsPlan(lock: InputsLock): Array<{ path: string; mode: number; from: 'node' | 'service' | 'launcher' | 'caBundle' | 'deb' }> {
+export function rootfsPlan(lock: InputsLock): Array<{ path: string; mode: number; from: 'node' | 'service' | 'launcher' | 'caBundle' | 'deb' | 'npm' }> {
   return [
     { path: IMAGE_PATHS.node, mode: 0o755, from: 'node' },
     { path: IMAGE_PATHS.service, mode: 0o644, from: 'service' },
     { path: IMAGE_PATHS.launcher, mode: 0o644, from: 'launcher' },
     { path: IMAGE_PATHS.caBundle, mode: 0o644, from: 'caBundle' },
+    ...IMAGE_NODE_MODULE_FILES.map((f) => ({ path: `app/${f}`, mode: 0o644, from: 'npm' as const })),
     ...lock.debs.filter((d) => d.use === 'rootfs').flatMap((d) => d.files.map((f) => ({ path: f.to, mode: f.mode, from: 'deb' as const }))),
   ];
 }
@@ -144,11 +145,22 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const debFiles = new Map<string, Uint8Array>();
   for (const f of fetched) for (const [to, file] of f.files) if (f.deb.use === 'rootfs') debFiles.set(to, file.data);
   const own: Record<string, Uint8Array> = { node: nodeBinary, service: service.code, launcher: launcher.code, caBundle };
+  const npmFiles = new Map<string, Uint8Array>();
+  for (const f of IMAGE_NODE_MODULE_FILES) {
+    let data: Uint8Array;
+    try {
+      data = readFileSync(join(root, f));
+    } catch (e) {
+      buildFail('INPUT_UNAVAILABLE', `${f} is missing (run npm ci): ${(e as Error).message}`);
+    }
+    npmFiles.set(`app/${f}`, data);
+    inputs.push(input(`npm:${f.slice('node_modules/'.length)}`, `${f} (root package-lock.json)`, data));
+  }
   const rootfs: RootfsEntry[] = rootfsPlan(lock).map((p) => ({
     type: 'file',
     path: p.path,
     mode: p.mode,
-    data: (p.from === 'deb' ? debFiles.get(p.path) : own[p.from]) ?? buildFail('INPUT_UNAVAILABLE', `no data for image file ${p.path}`),
+    data: (p.from === 'deb' ? debFiles.get(p.path) : p.from === 'npm' ? npmFiles.get(p.path) : own[p.from]) ?? buildFail('INPUT_UNAVAILABLE', `no data for image file ${p.path}`),
   }));
   if (opts.rootfsDir !== undefined) stageRootfs(resolve(opts.rootfsDir), rootfs);
   const app: AppImage = { rootfs, cmd: ENCLAVE_CMD, env: ENCLAVE_ENV };

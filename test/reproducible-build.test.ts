@@ -4,14 +4,14 @@
 // PCR0 and PCR2 but not PCR1, `rebuild` reports the mismatch and `pcr-diff` names the file.
 // Three builds in all; downloads are shared through the repository's .cache/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { main } from '../cli/main.ts';
-import { buildImage, BUNDLE_EXTERNALS } from '../reproducible/build-image.ts';
-import { bundleEntry } from '../build/bundle.ts';
+import { buildImage } from '../reproducible/build-image.ts';
+import { snapshotSources } from '../reproducible/source-snapshot.ts';
 import { diffEifs } from '../build/pcr-diff.ts';
 import { describeEif } from '../build/describe.ts';
 import { fileTypeOf, readCpio } from '../build/cpio.ts';
@@ -35,24 +35,6 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-/** Copy exactly what a build reads into a fresh checkout; node_modules is a symlink. */
-async function makeCheckout(dest: string, mtime: Date): Promise<void> {
-  const service = await bundleEntry({ entry: 'enclave/main.ts', sourceRoot: REPO, external: BUNDLE_EXTERNALS });
-  const launcher = await bundleEntry({ entry: 'build/enclave-launcher.ts', sourceRoot: REPO });
-  const files = new Set([...service.inputs, ...launcher.inputs].filter((p) => !p.startsWith('node_modules/')));
-  for (const f of ['package.json', 'tsconfig.json']) files.add(f);
-  for (const dir of ['reproducible/runtime', 'reproducible/ca', 'reproducible/dev-blobs']) {
-    for (const f of readdirSync(join(REPO, dir))) if (statSync(join(REPO, dir, f)).isFile()) files.add(`${dir}/${f}`);
-  }
-  files.add('reproducible/inputs.lock.json');
-  for (const f of files) {
-    mkdirSync(dirname(join(dest, f)), { recursive: true });
-    cpSync(join(REPO, f), join(dest, f));
-    utimesSync(join(dest, f), mtime, mtime);
-  }
-  symlinkSync(join(REPO, 'node_modules'), join(dest, 'node_modules'));
-}
-
 /** Change one byte inside the first string literal of enclave/main.ts that survives bundling. */
 function flipOneByte(checkout: string): void {
   const path = join(checkout, 'enclave', 'main.ts');
@@ -74,8 +56,8 @@ describe('reproducible build', () => {
     work = mkdtempSync(join(tmpdir(), 'repro-'));
     a = join(work, 'a');
     b = join(work, 'elsewhere', 'deeper', 'checkout-b');
-    await makeCheckout(a, new Date('2001-02-03T04:05:06Z'));
-    await makeCheckout(b, new Date('2030-12-31T23:59:59Z'));
+    await snapshotSources(REPO, a, { mtime: new Date('2001-02-03T04:05:06Z') });
+    await snapshotSources(REPO, b, { mtime: new Date('2030-12-31T23:59:59Z') });
   }, BUILD_TIMEOUT);
 
   afterAll(() => {

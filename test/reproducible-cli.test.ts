@@ -11,6 +11,7 @@ import { main } from '../cli/main.ts';
 import { writeCpio } from '../build/cpio.ts';
 import { writeEif } from '../build/eif.ts';
 import { BUILD_MANIFEST_SCHEMA, serializeBuildManifest } from '../verifier/build-manifest.ts';
+import { snapshotSources } from '../reproducible/source-snapshot.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(REPO, '.cache', 'attested-pack');
@@ -133,7 +134,10 @@ describe('signed build', () => {
   it('writes a signed EIF whose PCR8 is the extend of the certificate DER (openssl by hand)', async () => {
     const openssl = (args: string[]): Buffer => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', 'sign.key', '-out', 'sign.pem', '-days', '7', '-subj', '/CN=attested-pack test signer']);
-    const built = await cli(['build', '--dev-blobs', '--source', REPO, '--cache', CACHE, '--out', 'signed', '--sign-cert', 'sign.pem', '--sign-key', 'sign.key', '--json']);
+    // A frozen snapshot: the working tree may change between the build and the rebuild.
+    const src = join(dir, 'src');
+    await snapshotSources(REPO, src);
+    const built = await cli(['build', '--dev-blobs', '--source', src, '--cache', CACHE, '--out', 'signed', '--sign-cert', 'sign.pem', '--sign-key', 'sign.key', '--json']);
     expect(built.stderr).not.toMatch(/error/i);
     expect(built.code).toBe(0);
     const out = JSON.parse(built.stdout) as { pcrs: Record<string, string>; blobSet: string };
@@ -151,14 +155,14 @@ describe('signed build', () => {
     expect(described.signingCertificate.subject).toContain('attested-pack test signer');
 
     // rebuild checks PCR8 from the certificate alone; the EIF digest cannot match (ECDSA is randomised).
-    const rebuilt = await cli(['rebuild', '--manifest', join('signed', 'build-manifest.json'), '--source', REPO, '--cache', CACHE, '--sign-cert', 'sign.pem', '--json']);
+    const rebuilt = await cli(['rebuild', '--manifest', join('signed', 'build-manifest.json'), '--source', src, '--cache', CACHE, '--sign-cert', 'sign.pem', '--json']);
     expect(rebuilt.code).toBe(0);
     const report = JSON.parse(rebuilt.stdout) as { match: boolean; checks: Array<{ what: string; ok: boolean }>; notes: string[] };
     expect(report.checks.find((c) => c.what === 'PCR8')?.ok).toBe(true);
     expect(report.checks.some((c) => c.what === 'EIF sha384')).toBe(false);
     expect(report.notes.join(' ')).toMatch(/randomised ECDSA/);
     openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', 'other.key', '-out', 'other.pem', '-days', '7', '-subj', '/CN=someone else']);
-    const wrong = await cli(['rebuild', '--manifest', join('signed', 'build-manifest.json'), '--source', REPO, '--cache', CACHE, '--sign-cert', 'other.pem']);
+    const wrong = await cli(['rebuild', '--manifest', join('signed', 'build-manifest.json'), '--source', src, '--cache', CACHE, '--sign-cert', 'other.pem']);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/DIFF PCR8/);
   }, 600_000);
