@@ -91,3 +91,27 @@ describe('SigV4 verification', () => {
     expect(errorType(() => verifySigV4({ ...req, headers: withoutToken }, o))).toBe('UnrecognizedClientException');
   });
 });
+
+describe('hostile Authorization headers', () => {
+  it('only ever produce KmsError', () => {
+    let seed = 42;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const parts = ['AWS4-HMAC-SHA256', ' ', 'Credential=', 'AKIAIOSFODNN7EXAMPLE', '/', '20130524', 'us-east-1', 's3', 'aws4_request', ',', 'SignedHeaders=', 'host', ';', 'range', 'Signature=', DOC_SIGNATURE, '=', '%', '\u0000', 'é', '', 'x'.repeat(300)];
+    const dates = ['20130524T000000Z', '99999999T999999Z', '', 'Mon, 24 May 2013 00:00:00 GMT', 'not a date', '20130524T000000', '+275760-09-13T00:00:00.000Z'];
+    for (let i = 0; i < 3000; i++) {
+      const r = docRequest();
+      r.headers.authorization = Array.from({ length: 1 + rand(14) }, () => parts[rand(parts.length)]).join('');
+      if (rand(2) === 0) r.headers['x-amz-date'] = dates[rand(dates.length)]!;
+      if (rand(3) === 0) {
+        delete r.headers['x-amz-date'];
+        r.headers.date = dates[rand(dates.length)]!;
+      }
+      if (rand(4) === 0) r.url = ['/%', '/a/../b', '/?a=%zz&b', '/' + '%E9'.repeat(5)][rand(4)]!;
+      const t = errorType(() => verifySigV4(r, opts()));
+      if (t !== undefined && t.startsWith('other')) throw new Error(`${JSON.stringify(r.headers)} → ${t}`);
+    }
+  });
+});
