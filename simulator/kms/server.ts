@@ -214,9 +214,10 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     now,
   };
 
-  let tls: TlsMaterial & { caFile?: string };
+  let tls: TlsMaterial & { caFile: string };
   if (opts.tls !== undefined) {
-    const caFile = join(opts.stateDir, 'ca.pem');
+    // Kept apart from the generated CA (ca.pem + ca-key.pem), which must stay a pair.
+    const caFile = join(opts.stateDir, 'provided-ca.pem');
     writeFileSync(caFile, opts.tls.caPem);
     tls = { ...opts.tls, caFile };
   } else {
@@ -289,7 +290,7 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     accountId,
     port,
     caPem: tls.caPem,
-    caFile: tls.caFile ?? join(opts.stateDir, 'ca.pem'),
+    caFile: tls.caFile,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
