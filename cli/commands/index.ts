@@ -1,5 +1,6 @@
 // The registry of subcommands: one import and one entry per command module.
 import type { Command } from '../command.ts';
+import { demoCommand } from './demo.ts';
 import { errorsCommand } from './errors.ts';
 import { buildCommand } from './build.ts';
 import { describeCommand } from './describe.ts';
@@ -15,6 +16,7 @@ import { packCommand } from './pack.ts';
 import { openCommand } from './open.ts';
 
 export const COMMANDS: Command[] = [
+  demoCommand,
   errorsCommand,
   buildCommand,
   describeCommand,

@@ -1,0 +1,49 @@
+// The README's demo command, run as a new user would (CI runs it in a fresh clone after
+// `npm ci`): it must succeed, label what is simulated, and its summary must point at a
+// receipt that an independent `verify receipt` accepts.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../bin/attested-pack', import.meta.url));
+
+describe('attested-pack demo', () => {
+  it('runs the whole chain, refuses the tampered image, and leaves a verifiable receipt', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'demo-test-'));
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'demo', '--dir', dir, '--json'], { encoding: 'utf8', timeout: 300_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout.trim().split('\n').pop() as string) as {
+        ok: boolean; simulated: { nsm: string; root: string }; image: { manifest: string; pcrs: Record<string, string> };
+        tamperedImage: { pcr0: string; refused: string }; repo: { commit: string }; artifact: string; receipt: string;
+      };
+      expect(summary.ok).toBe(true);
+      expect(summary.simulated.nsm).toBe('SIMULATED');
+      // Progress went to stderr, step by step, with simulation labelled.
+      expect(r.stderr).toContain('[10/10]');
+      expect(r.stderr).toContain('SIMULATED');
+      expect(summary.tamperedImage.pcr0).not.toBe(summary.image.pcrs['0']);
+      expect(summary.tamperedImage.refused).toMatch(/explicit deny/);
+      for (const f of [summary.artifact, summary.receipt, summary.image.manifest]) expect(existsSync(f)).toBe(true);
+
+      // An auditor's independent check of what the demo left behind.
+      const v = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--artifact', summary.artifact, '--root', summary.simulated.root, '--json'], { encoding: 'utf8' });
+      expect(v.status, v.stderr).toBe(0);
+      const verdict = JSON.parse(v.stdout) as { ok: boolean; trust: { kind: string }; predicate: { source: { commit: string } } };
+      expect(verdict.ok).toBe(true);
+      expect(verdict.trust.kind).toBe('simulated');
+      expect(verdict.predicate.source.commit).toBe(summary.repo.commit);
+      // The receipt does not verify against the AWS root: nothing trusts the simulator by default.
+      const aws = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--json'], { encoding: 'utf8' });
+      expect(aws.status).toBe(1);
+      expect(JSON.parse(aws.stdout).error.code).toBe('CHAIN_UNTRUSTED_ROOT');
+      // The artifact is ciphertext: no secret value appears in it.
+      expect(readFileSync(summary.artifact, 'utf8')).not.toContain('correct-horse-battery');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
