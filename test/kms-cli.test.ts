@@ -117,6 +117,13 @@ describe('attested-pack kms-emulator', () => {
     expect(await main(['kms-emulator', '--state', foreign], s as never)).toBe(2);
     expect(s.stderr.text).toMatch(/STATE_FOREIGN/);
 
+    const badCa = tempDir();
+    writeFileSync(join(badCa, 'ca.pem'), 'not a certificate');
+    writeFileSync(join(badCa, 'ca-key.pem'), 'not a key');
+    s = io();
+    expect(await main(['kms-emulator', '--state', badCa], s as never)).toBe(2);
+    expect(s.stderr.text).toMatch(/STATE_CORRUPT.*ca\.pem/);
+
     const region = tempDir();
     writeFileSync(join(region, 'kms-state.json'), '{"format":"attested-pack/kms-emulator-state/v1","accountId":"111122223333","region":"us-east-1","keys":[],"aliases":[]}');
     s = io();

@@ -12,7 +12,7 @@ import { checkRecipientAllowed, OPERATIONS, type KmsEnvironment } from './operat
 import { attestationRecipientVerifier } from './attested-recipient.ts';
 import type { RecipientVerifier } from './recipient.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
-import { loadState, lockStateDir, saveState } from './state.ts';
+import { KmsStateError, loadState, lockStateDir, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
 
 export interface KmsPrincipal {
@@ -97,7 +97,12 @@ async function tlsFor(stateDir: string, hosts: string[]): Promise<TlsMaterial & 
     const certPem = readFileSync(certFile, 'utf8');
     if (hosts.every((h) => certificateCovers(certPem, h))) return { certPem, keyPem: readFileSync(keyFile, 'utf8'), caPem: ca.caPem, caFile };
   }
-  const material = await issueServerCertificate(ca, ['127.0.0.1', '::1', 'localhost', ...hosts]);
+  let material: TlsMaterial;
+  try {
+    material = await issueServerCertificate(ca, ['127.0.0.1', '::1', 'localhost', ...hosts]);
+  } catch (e) {
+    throw new KmsStateError('STATE_CORRUPT', `${caFile} / ${caKeyFile} cannot issue a server certificate (${(e as Error).message}); move them away to get a new CA`);
+  }
   writeFileSync(keyFile, material.keyPem, { mode: 0o600 });
   writeFileSync(certFile, material.certPem);
   return { ...material, caFile };
