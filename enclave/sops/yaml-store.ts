@@ -145,11 +145,17 @@ export function parseYamlBranches(text: string, fileName?: string, limits: SopsL
   return out;
 }
 
-function countAliases(node: unknown): number {
-  if (isAlias(node)) return 1;
-  if (isMap(node)) return node.items.reduce((n, p) => n + countAliases(p.key) + countAliases(p.value), 0);
-  if (isSeq(node)) return node.items.reduce((n: number, i) => n + countAliases(i), 0);
-  return 0;
+/** Alias references in the document as written (iterative: no recursion on hostile depth). */
+function countAliases(root: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isAlias(node)) n++;
+    else if (isMap(node)) for (const p of node.items) stack.push(p.key, p.value);
+    else if (isSeq(node)) for (const i of node.items) stack.push(i);
+  }
+  return n;
 }
 
 // ---- emitting -------------------------------------------------------------------------
