@@ -287,6 +287,8 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
       resolve();
     });
   });
+  // After listening, server errors (e.g. EMFILE on accept) are logged, never fatal.
+  server.on('error', (e) => process.stderr.write(`kms-emulator: server error: ${e.message}\n`));
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   return {
