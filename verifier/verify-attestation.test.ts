@@ -53,6 +53,9 @@ describe('a well-formed document from a test chain', () => {
     const r = verifyAttestationDocument(makeDocument(other), opts({ root: other.root.der }));
     expect(r.trust.kind).toBe('custom');
     expect(r.trust.rootSubject).toContain('Some Private CA');
+    // Only the CN counts: "SIMULATED" elsewhere in the name does not make a root simulated.
+    const elsewhere = await makeChain({ root: { name: 'O=SIMULATED Corp, CN=Private CA' } });
+    expect(verifyAttestationDocument(makeDocument(elsewhere), opts({ root: elsewhere.root.der })).trust.kind).toBe('custom');
   });
 
   it('verifies tagged and indefinite-length documents', () => {

@@ -57,9 +57,9 @@ function validateOptions(options: VerifyAttestationOptions): void {
   }
 }
 
-function subjectCommonName(subjectText: string): string {
-  const cn = subjectText.split(', ').find((part) => part.startsWith('CN='));
-  return cn === undefined ? '' : cn.slice(3);
+/** The subject CN(s), from OpenSSL's one-attribute-per-line rendering. */
+function subjectCommonName(info: { x509: { subject: string } }): string {
+  return info.x509.subject.split('\n').filter((part) => part.startsWith('CN=')).map((part) => part.slice(3)).join(' ');
 }
 
 /** What a verification with this root (default: the embedded AWS root) trusts. */
@@ -72,7 +72,7 @@ function trustInfo(root: Uint8Array, isDefault: boolean): TrustInfo {
   const rootSha256 = sha256Hex(root);
   const kind = isDefault || (AWS_NITRO_ROOT_G1_DER.length > 0 && Buffer.from(AWS_NITRO_ROOT_G1_DER).equals(root))
     ? 'aws'
-    : subjectCommonName(info.subjectText).includes('SIMULATED') ? 'simulated' : 'custom';
+    : subjectCommonName(info).includes('SIMULATED') ? 'simulated' : 'custom';
   return { kind, rootSha256, rootSubject: info.subjectText };
 }
 
