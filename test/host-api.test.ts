@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectGitObjects } from '../cli/pack-client/git-objects.ts';
@@ -232,6 +233,29 @@ describe('host limits', () => {
       expect(res.status).toBe(503);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('CREDENTIALS_UNAVAILABLE');
     } finally {
+      await h.close();
+    }
+  });
+
+  it('never loses a request: an enclave that drops the connection or answers garbage gets a coded 5xx', async () => {
+    const h = await startHarness({ noEnclave: true });
+    let behaviour: 'drop' | 'garbage' = 'drop';
+    const fake = net.createServer((s) => {
+      s.once('data', () => (behaviour === 'drop' ? s.destroy() : s.end(Buffer.from([0, 0, 0, 3, 1, 0xff, 0xff]))));
+    });
+    await new Promise<void>((r) => fake.listen(h.enclaveSocket, () => r()));
+    try {
+      const dropped = await post(h, await packBody());
+      expect(dropped.status).toBe(503);
+      expect(((await dropped.json()) as { error: { code: string } }).error.code).toBe('CONNECTION_CLOSED');
+      behaviour = 'garbage';
+      const garbage = await post(h, await packBody());
+      expect(garbage.status).toBe(502);
+      expect(((await garbage.json()) as { error: { code: string } }).error.code).toBe('MALFORMED_FRAME');
+      // and the host is still serving
+      expect((await fetch(`${h.url}/v1/health`)).status).toBe(200);
+    } finally {
+      await new Promise<void>((r) => fake.close(() => r()));
       await h.close();
     }
   });
