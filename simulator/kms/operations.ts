@@ -119,6 +119,16 @@ function authorize(call: CallContext, resolved: ResolvedKey, action: string, ext
   kmsFail('AccessDeniedException', `User: ${call.caller.principalArn} is not authorized to perform: ${action} on resource: ${arn} ${why}`);
 }
 
+/** Save after a change; when the disk refuses, undo the change so memory matches the file. */
+function persist(env: KmsEnvironment, revert: () => void): void {
+  try {
+    env.save();
+  } catch (e) {
+    revert();
+    kmsFail('KMSInternalException', `The KMS emulator could not save its state: ${(e as Error).message}`);
+  }
+}
+
 function requireEnabled(env: KmsEnvironment, key: KeyRecord): void {
   if (!key.enabled) kmsFail('DisabledException', `${keyArn(env, key.keyId)} is disabled.`);
 }
@@ -224,7 +234,9 @@ const createKey: Operation = (input, call) => {
     material,
   };
   env.state.keys.push(key);
-  env.save();
+  persist(env, () => {
+    env.state.keys = env.state.keys.filter((k) => k !== key);
+  });
   return { KeyMetadata: keyMetadata(env, key) };
 };
 
@@ -264,7 +276,9 @@ const createAlias: Operation = (input, call) => {
   if (env.state.aliases.some((a) => a.aliasName === aliasName)) kmsFail('AlreadyExistsException', `An alias with the name ${aliasArn(env, aliasName)} already exists`);
   const alias: AliasRecord = { aliasName, targetKeyId: resolved.key.keyId, creationDate: env.now() };
   env.state.aliases.push(alias);
-  env.save();
+  persist(env, () => {
+    env.state.aliases = env.state.aliases.filter((a) => a !== alias);
+  });
   return {};
 };
 
@@ -309,8 +323,11 @@ const putKeyPolicy: Operation = (input, call) => {
   authorize(call, resolved, 'kms:PutKeyPolicy');
   const policy = parseKeyPolicy(text);
   lockoutCheck(call, policy, resolved.key.keyId, optBool(input, 'BypassPolicyLockoutSafetyCheck'));
+  const previous = resolved.key.policy;
   resolved.key.policy = text;
-  call.env.save();
+  persist(call.env, () => {
+    resolved.key.policy = previous;
+  });
   return {};
 };
 
@@ -324,8 +341,11 @@ function setEnabled(enabled: boolean, action: string): Operation {
   return (input, call) => {
     const resolved = resolveKey(call.env, reqString(input, 'KeyId'));
     authorize(call, resolved, action);
+    const previous = resolved.key.enabled;
     resolved.key.enabled = enabled;
-    call.env.save();
+    persist(call.env, () => {
+      resolved.key.enabled = previous;
+    });
     return {};
   };
 }
