@@ -2,7 +2,8 @@
 // nsm-api produces and expects), and the request/response plumbing over a fake transport.
 // The ioctl itself needs /dev/nsm and is not exercised here.
 import { describe, expect, it } from 'vitest';
-import { NsmDeviceError, decodeNsmResponse, encodeNsmRequest, nsmOverTransport } from './device.ts';
+import { existsSync } from 'node:fs';
+import { NsmDeviceError, decodeNsmResponse, encodeNsmRequest, nsmOverTransport, openHardwareNsm } from './device.ts';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const tstr = (s: string) => Buffer.concat([Buffer.from([0x60 + s.length]), Buffer.from(s)]);
@@ -90,5 +91,22 @@ describe('Nsm over a transport', () => {
   it('refuses an answer of the wrong kind', async () => {
     const nsm = nsmOverTransport(() => cat(hex('a1'), tstr('GetRandom'), hex('a1'), tstr('random'), hex('41 00')));
     await expect(nsm.attest({ nonce: new Uint8Array(1) })).rejects.toMatchObject({ code: 'NSM_MALFORMED_RESPONSE' });
+  });
+});
+
+describe('hardware path plumbing', () => {
+  it('refuses a missing device (no silent fallback)', async () => {
+    await expect(openHardwareNsm('/nonexistent/nsm')).rejects.toMatchObject({ code: 'NSM_DEVICE_MISSING' });
+  });
+
+  // /dev/null answers every ioctl with ENOTTY: the FFI call itself (libc, stable buffers,
+  // the iovec pair) runs for real and its failure is reported, without any NSM present.
+  it.skipIf(!existsSync('/dev/null'))('issues the ioctl through koffi and reports its errno', async () => {
+    const nsm = await openHardwareNsm('/dev/null');
+    try {
+      await expect(nsm.getRandom(4)).rejects.toMatchObject({ code: 'NSM_IOCTL_FAILED', message: expect.stringContaining('errno 25') });
+    } finally {
+      await nsm.close();
+    }
   });
 });
