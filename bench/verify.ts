@@ -27,9 +27,8 @@ import { clearChainCache, coseSign1SigStructure, verifyAttestationDocument } fro
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = new URL('../../shared/fixtures/nitro/', import.meta.url);
 const RESULTS = new URL('RESULTS.md', import.meta.url);
-const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 0.5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
-const NATIVE_ITERATIONS = Number(process.env.BENCH_NATIVE_ITERATIONS ?? 60);
+const PASSES = Number(process.env.BENCH_PASSES ?? 6);
+const NATIVE_ITERATIONS = Number(process.env.BENCH_NATIVE_ITERATIONS ?? 20);
 
 interface Doc { file: string; bytes: Uint8Array; timestamp: number; pcrs: Map<number, Uint8Array> }
 const cborx = new Decoder({ mapsAsObjects: false, useRecords: false });
@@ -46,26 +45,42 @@ const DOCS: Doc[] = INDEX.filter((e) => e.valid).map((e) => {
 });
 
 /**
- * Rows are measured in interleaved rounds (row A, B, C, A, B, C, …), each round running
- * the row's documents for ≥ ROUND_SECONDS, and each row reports its best round: on a
- * shared machine the best round is the one least disturbed by other processes, and
- * interleaving exposes every row to the same background load.
+ * Every row runs every document once per pass, rows interleaved document by document, and
+ * each (row, document) keeps its fastest time over PASSES passes; a row's rate is its
+ * documents divided by the sum of those times. On a shared machine the fastest of several
+ * runs is the one least disturbed by other processes, and interleaving at this grain gives
+ * every row the same background load.
  */
-interface Row { name: string; set: string; docs: readonly Doc[]; once: (d: Doc) => void; best: number }
-function runRound(row: Row): void {
-  let n = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  do {
-    for (const d of row.docs) row.once(d);
-    n += row.docs.length;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  } while (elapsed < ROUND_SECONDS);
-  row.best = Math.max(row.best, n / elapsed);
+interface Row {
+  name: string;
+  set: string;
+  docs: readonly Doc[];
+  once: (d: Doc) => void;
+  /**
+   * Untimed, right before each timed run: the same call once more, so every warm row meets
+   * the document with warm CPU caches (and ours with its certificate caches filled).
+   */
+  prime?: (d: Doc) => void;
+  best: number;
+  fastest: Map<Doc, number>;
 }
 function measureRows(rows: Row[]): void {
   for (const row of rows) for (const d of row.docs) row.once(d); // warm-up (JIT, caches)
-  for (let r = 0; r < ROUNDS; r++) for (const row of rows) runRound(row);
+  const docs = [...new Set(rows.flatMap((r) => [...r.docs]))];
+  for (let pass = 0; pass < PASSES; pass++) {
+    for (const d of docs) {
+      for (let k = 0; k < rows.length; k++) {
+        const row = rows[(k + pass) % rows.length] as Row;
+        if (!row.docs.includes(d)) continue;
+        row.prime?.(d);
+        const t = process.hrtime.bigint();
+        row.once(d);
+        const ns = Number(process.hrtime.bigint() - t);
+        row.fastest.set(d, Math.min(row.fastest.get(d) ?? Infinity, ns));
+      }
+    }
+  }
+  for (const row of rows) row.best = row.docs.length / ([...row.fastest.values()].reduce((x, y) => x + y, 0) / 1e9);
 }
 
 // ---------- ours ----------
@@ -142,9 +157,13 @@ const [file, certFile, p0, p1, p2, n] = process.argv.slice(1);
 const doc = fs.readFileSync(file), cert = fs.readFileSync(certFile);
 const pcrs = [{ hashAlgorithm: 'SHA384', pcr0: p0, pcr1: p1, pcr2: p2 }];
 for (let i = 0; i < 5; i++) b.attestEnclave(cert, pcrs, doc);
-const t = process.hrtime.bigint();
-for (let i = 0; i < Number(n); i++) b.attestEnclave(cert, pcrs, doc);
-process.stdout.write(String(Number(process.hrtime.bigint() - t) / Number(n)));
+let fastest = Infinity;
+for (let i = 0; i < Number(n); i++) {
+  const t = process.hrtime.bigint();
+  b.attestEnclave(cert, pcrs, doc);
+  fastest = Math.min(fastest, Number(process.hrtime.bigint() - t));
+}
+process.stdout.write(String(fastest));
 `;
 function faketimeStamp(ms: number): string {
   // libfaketime "@" = start at that instant and let the clock run (UTC via TZ below).
@@ -176,11 +195,13 @@ function nativeRun(docs: readonly Doc[], lib: string, certFile: string): { perSe
 const rate = (n: number): string => `${Math.round(n).toLocaleString('en-US')}`;
 const wasm = await loadWasm();
 const realNow = Date.now;
+const wasmReasons = new Map<Doc, string>();
 const wasmAccepts = (d: Doc): boolean => {
   Date.now = () => d.timestamp;
   try {
     const silent = console.error;
-    console.error = () => {};
+    // The bindings log why they refuse; keep the last clause of the message as the reason.
+    console.error = (...args: unknown[]) => wasmReasons.set(d, String(args[0]).split(': ').at(-1) ?? '');
     try {
       return wasm.validateAttestationDocPcrs(Buffer.from(d.bytes).toString('base64'), [new wasm.PCRs(hex(d, 0), hex(d, 1), hex(d, 2), hex(d, 8), 'SHA384')]);
     } finally {
@@ -191,7 +212,7 @@ const wasmAccepts = (d: Doc): boolean => {
   }
 };
 const wasmSet = DOCS.filter(wasmAccepts);
-const wasmRefused = DOCS.filter((d) => !wasmSet.includes(d)).map((d) => d.file.replace('docs/', ''));
+const wasmRefused = DOCS.filter((d) => !wasmSet.includes(d)).map((d) => `${d.file.replace('docs/', '')} (${wasmReasons.get(d) ?? 'no reason given'})`);
 const wasmOnce = (d: Doc): void => {
   Date.now = () => d.timestamp;
   try {
@@ -205,12 +226,12 @@ console.log(`${DOCS.length} valid documents; wasm peer accepts ${wasmSet.length}
 const all = `all ${DOCS.length}`;
 const sub = `wasm ${wasmSet.length}`;
 const rows: Row[] = [
-  { name: 'floor: 2 × P-384 verify (node:crypto, prepared)', set: all, docs: DOCS, once: floor, best: 0 },
-  { name: 'attested-pack verifyAttestationDocument (warm)', set: all, docs: DOCS, once: ours, best: 0 },
-  { name: 'attested-pack verifyAttestationDocument (cold caches)', set: all, docs: DOCS, once: oursCold, best: 0 },
-  { name: 'floor: 2 × P-384 verify (node:crypto, prepared)', set: sub, docs: wasmSet, once: floor, best: 0 },
-  { name: 'attested-pack verifyAttestationDocument (warm)', set: sub, docs: wasmSet, once: ours, best: 0 },
-  { name: '@evervault/wasm-attestation-bindings validateAttestationDocPcrs', set: sub, docs: wasmSet, once: wasmOnce, best: 0 },
+  { name: 'floor: 2 × P-384 verify (node:crypto, prepared)', set: all, docs: DOCS, once: floor, prime: floor, best: 0, fastest: new Map() },
+  { name: 'attested-pack verifyAttestationDocument (warm)', set: all, docs: DOCS, once: ours, prime: ours, best: 0, fastest: new Map() },
+  { name: 'attested-pack verifyAttestationDocument (cold caches)', set: all, docs: DOCS, once: oursCold, best: 0, fastest: new Map() },
+  { name: 'floor: 2 × P-384 verify (node:crypto, prepared)', set: sub, docs: wasmSet, once: floor, prime: floor, best: 0, fastest: new Map() },
+  { name: 'attested-pack verifyAttestationDocument (warm)', set: sub, docs: wasmSet, once: ours, prime: ours, best: 0, fastest: new Map() },
+  { name: '@evervault/wasm-attestation-bindings validateAttestationDocPcrs', set: sub, docs: wasmSet, once: wasmOnce, prime: wasmOnce, best: 0, fastest: new Map() },
 ];
 measureRows(rows);
 const results: Array<[string, string, number]> = [];
@@ -248,37 +269,44 @@ const section = `## verify
 
 Attestation documents verified per second, one thread, over the real valid AWS documents in
 \`shared/fixtures/nitro\` (each at its own timestamp), \`npx tsx bench/verify.ts\`.
-Machine: ${nproc} × ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; best of ${ROUNDS}
-interleaved rounds of ≥ ${ROUND_SECONDS} s per row (load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}).
+Machine: ${nproc} × ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Rows run interleaved,
+document by document; each (row, document) keeps its fastest of ${PASSES} runs, and a row's rate is
+documents ÷ the sum of those times (load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}).
 
 | what | documents | docs/s |
 |---|---|---:|
 ${results.map(([n, s, r]) => `| ${n} | ${s} | ${rate(r)} |`).join('\n')}
 
 - Ours (warm) is ${pct(oursAll, floorAll)} of the floor on all ${DOCS.length} documents (${pct(oursSub, floorSub)} on the peers' set); cold caches: ${pct(oursColdAll, floorAll)}.
-- vs wasm peer: ${(oursSub / wasmRate).toFixed(1)}× faster${nativeRate === undefined ? '' : `; vs native peer: ${(oursSub / nativeRate).toFixed(1)}× faster`} (same ${wasmSet.length} documents).
+- vs wasm peer: ${(oursSub / wasmRate).toFixed(1)}× faster${nativeRate === undefined ? '' : `; vs native peer: ${(oursSub / nativeRate).toFixed(1)}× faster`} (same ${wasmSet.length} documents, warm).${nativeRate === undefined ? '' : `
+  With cold caches (every certificate parsed, five signatures checked) ours does ${rate(oursColdAll)} docs/s,
+  ${oursColdAll >= nativeRate ? 'still ahead of' : 'behind'} the native peer's ${rate(nativeRate)}: the warm path is what a verifier of a stream of documents sees
+  (the fixtures show NSM reusing one leaf certificate for all documents of an enclave within its ~3-hour life).`}
 - Floor = the two P-384 ECDSA verifications every document needs (COSE_Sign1 by the leaf key,
   leaf certificate by its issuer) with keys, Sig_structure and TBS prepared outside the loop.
-  "Warm" keeps the verified CA→CA links and parsed CA certificates cached (a long-running
-  verifier); the leaf and the COSE signature are always checked. "Cold" clears the caches
-  before every document, so all five certificate signatures are checked.
+  Every row except "cold" runs each document once untimed right before the timed run.
+  "Warm": the document was verified once just before (untimed), so its certificate parses
+  and CA→CA links are cached, as for a stream of documents from one enclave; the leaf
+  certificate signature and the COSE signature are still checked every time. "Cold" clears
+  the caches before every document, so all five certificates are parsed and four signatures
+  checked besides the COSE one.
 - wasm peer: \`validateAttestationDocPcrs(base64, [PCRs(PCR0,1,2,8)])\`, a full check; its clock
   is JS \`Date.now()\`, set to the document timestamp around each call; it also base64-decodes
-  its input. It refuses ${wasmRefused.length} valid documents (${wasmRefused.join(', ')}: 1024-byte
-  public_key/user_data/nonce fields, which the AWS spec allows), so peers are compared on the
-  ${wasmSet.length} documents it accepts.
+  its input. It refuses ${wasmRefused.length} valid documents: ${wasmRefused.join('; ')} — all
+  within the AWS limits (public_key, user_data and nonce may be empty or up to 1024 bytes), so
+  peers are compared on the ${wasmSet.length} documents it accepts.
 - native peer: the package only exports \`attestEnclave(cert, pcrs, doc)\`, which after parsing,
   chain and COSE checks compares user_data with the TLS certificate's key; with a stand-in
   certificate it returns false at that last step, after all the cryptographic work (stderr
   checked per document: ${nativeNote}). Its clock is the system clock, so each document runs
-  in its own child process under libfaketime at the document timestamp, ${NATIVE_ITERATIONS}
-  calls after 5 warm-up calls; it also prints one stderr line per call.
+  in its own child process under libfaketime at the document timestamp; its time per document is
+  the fastest of ${NATIVE_ITERATIONS} calls after 5 warm-up calls; it also prints one stderr line per call.
 `;
 let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
 const start = text.indexOf('\n## verify\n');
 if (start >= 0) {
   const next = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
+  text = text.slice(0, start + 1) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
 } else {
   text = `${text.trimEnd()}\n\n${section}`;
 }
