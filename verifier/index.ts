@@ -25,3 +25,17 @@ export type {
   VerificationTime,
   VerifyAttestationOptions,
 } from './types.ts';
+// Receipts (owned by the receipts part; re-exported so the public API is one module).
+export {
+  verifyReceipt,
+  parseReceipt,
+  assembleReceipt,
+  receiptUserData,
+  receiptPublicKey,
+  signReceiptStatement,
+  RECEIPT_SCHEMA,
+  type ReceiptVerification,
+  type VerifyReceiptOptions,
+} from './receipt.ts';
+export { dssePae, dsseKeyId, IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope } from './dsse.ts';
+export { buildReceiptStatement, parseStatement, RECEIPT_PREDICATE_TYPE, type ReceiptPredicateInput, type Statement } from './statement.ts';
