@@ -14,6 +14,7 @@ import { hostCommand } from './host.ts';
 import { enclaveCommand } from './enclave.ts';
 import { packCommand } from './pack.ts';
 import { openCommand } from './open.ts';
+import { runEnclaveCommand } from './run-enclave.ts';
 
 export const COMMANDS: Command[] = [
   demoCommand,
@@ -31,4 +32,5 @@ export const COMMANDS: Command[] = [
   enclaveCommand,
   packCommand,
   openCommand,
+  runEnclaveCommand,
 ];
