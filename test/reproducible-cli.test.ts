@@ -32,16 +32,17 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = { PATH: process.env.
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
-function eifWithApp(files: Record<string, string>): Buffer {
+function eifWithApp(files: Record<string, string>, cmdline = 'console=ttyS0'): Buffer {
   const app = writeCpio(Object.entries(files).map(([path, text]) => ({ type: 'file' as const, path, data: Buffer.from(text) })), { mtime: 0 });
   const boot = writeCpio([{ type: 'file', path: 'init', data: Buffer.from('init'), mode: 0o755 }], { mtime: 0 });
-  return Buffer.from(writeEif({ kernel: Buffer.from('kernel'), cmdline: Buffer.from('console=ttyS0'), metadata: Buffer.from('{}'), ramdisks: [boot, app] }));
+  return Buffer.from(writeEif({ kernel: Buffer.from('kernel'), cmdline: Buffer.from(cmdline), metadata: Buffer.from('{}'), ramdisks: [boot, app] }));
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'build-cli-'));
   writeFileSync(join(dir, 'a.eif'), eifWithApp({ 'rootfs/app/x.js': 'one', cmd: '/x\n' }));
   writeFileSync(join(dir, 'b.eif'), eifWithApp({ 'rootfs/app/x.js': 'two!', cmd: '/x\n' }));
+  writeFileSync(join(dir, 'c.eif'), eifWithApp({ 'rootfs/app/x.js': 'one', cmd: '/x\n' }, 'console=ttyS0 debug'));
   const bad = eifWithApp({ cmd: '/x\n' });
   bad[548 + 12 + 2]! ^= 0xff; // a kernel byte: the file still parses, the CRC no longer matches
   writeFileSync(join(dir, 'badcrc.eif'), bad);
@@ -84,6 +85,13 @@ describe('pcr-diff', () => {
     const json = JSON.parse((await cli(['pcr-diff', 'a.eif', 'b.eif', '--json'])).stdout) as { identical: boolean; changes: Array<{ section: string; files: Array<{ path: string }> }> };
     expect(json.identical).toBe(false);
     expect(json.changes[0]?.files.map((f) => f.path)).toEqual(['rootfs/app/x.js']);
+    const cmdline = await cli(['pcr-diff', 'a.eif', 'c.eif']);
+    expect(cmdline.code).toBe(1);
+    expect(cmdline.stdout).toMatch(/PCR0: DIFFERENT/);
+    expect(cmdline.stdout).toMatch(/PCR1: DIFFERENT/);
+    expect(cmdline.stdout).toMatch(/PCR2: same/);
+    expect(cmdline.stdout).toMatch(/cmdline differs \(feeds PCR0, PCR1\)/);
+    expect(cmdline.stdout).toContain('"console=ttyS0" → "console=ttyS0 debug"');
     const same = await cli(['pcr-diff', 'a.eif', 'a.eif']);
     expect(same.code).toBe(0);
     expect((await cli(['pcr-diff', 'a.eif', 'not.eif'])).code).toBe(2);

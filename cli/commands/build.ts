@@ -108,6 +108,7 @@ Progress goes to stderr. Exit codes: 0 built, 1 a pinned input failed its digest
         stdout.write(`Manifest ${image.manifestPath}\n`);
         for (const [k, v] of Object.entries(m.pcrs)) stdout.write(`PCR${k}: ${v}\n`);
         if (m.blobSet.kind === 'development') stdout.write('NOTE: development blob set — boots under QEMU only, not in a Nitro Enclave.\n');
+        if (m.project.sourceDirty) stdout.write('NOTE: the source has uncommitted changes (or is not a git checkout): the manifest says sourceDirty.\n');
       }
       return EXIT_OK;
     } catch (e) {
