@@ -15,6 +15,7 @@ import { enclaveCommand } from './enclave.ts';
 import { packCommand } from './pack.ts';
 import { openCommand } from './open.ts';
 import { runEnclaveCommand } from './run-enclave.ts';
+import { doctorCommand } from './doctor.ts';
 
 export const COMMANDS: Command[] = [
   demoCommand,
@@ -33,4 +34,5 @@ export const COMMANDS: Command[] = [
   packCommand,
   openCommand,
   runEnclaveCommand,
+  doctorCommand,
 ];
