@@ -2,7 +2,7 @@
 // tunnel with TLS terminating here, and — for every call that returns key material —
 // `Recipient` with a fresh attestation document, the CMS reply opened with a per-pack RSA
 // key that never leaves the enclave (NITRO-FACTS.md "KMS with attestation").
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { openCiphertextForRecipient } from './cms.ts';
 import type { Nsm } from './nsm/nsm.ts';
@@ -62,9 +62,30 @@ export interface RecipientKey {
   spki: Uint8Array;
 }
 
-export function generateRecipientKey(): RecipientKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { privateKey, spki: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })) };
+export function generateRecipientKey(): Promise<RecipientKey> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) => {
+      if (err !== null) reject(err);
+      else resolve({ privateKey, spki: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })) });
+    });
+  });
+}
+
+/**
+ * RSA-2048 key generation takes 50–200 ms; the next pack's recipient key is made in the
+ * background (libuv thread pool) while the enclave is idle. Each key serves one pack only
+ * and never leaves enclave memory.
+ */
+export class RecipientKeyPool {
+  #next: Promise<RecipientKey> | undefined;
+
+  take(): Promise<RecipientKey> {
+    const key = this.#next ?? generateRecipientKey();
+    this.#next = generateRecipientKey();
+    // A failed background generation surfaces on the next take(), not as an unhandled rejection.
+    this.#next.catch(() => undefined);
+    return key;
+  }
 }
 
 export class KmsRecipientError extends Error {

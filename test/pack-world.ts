@@ -16,7 +16,7 @@ import { generateKeyPolicy } from '../policy/generate.ts';
 import type { BuildManifest } from '../verifier/build-manifest.ts';
 import { startEgressProxy, type RunningEgressProxy } from '../host/egress.ts';
 import { startEnclaveServer, type RunningEnclaveServer } from '../enclave/server.ts';
-import { createPackHandler } from '../enclave/pack.ts';
+import { createPackHandler, type PackPhases } from '../enclave/pack.ts';
 import { encryptSops, kmsKeyWrapper } from '../enclave/sops/encrypt.ts';
 import { sdkKmsEncrypt } from '../enclave/sops/kms-sdk.ts';
 import type { Nsm } from '../enclave/nsm/nsm.ts';
@@ -52,7 +52,7 @@ export interface PackWorld {
   socketPath: string;
   egress: RunningEgressProxy;
   /** Start (or restart) the enclave server with a simulated NSM running `manifest`'s image. */
-  startEnclave(image?: BuildManifest, opts?: { debug?: boolean }): Promise<RunningEnclaveServer>;
+  startEnclave(image?: BuildManifest, opts?: { debug?: boolean; observe?: (p: PackPhases) => void }): Promise<RunningEnclaveServer>;
   relayed: Buffer[];
   close(): Promise<void>;
 }
@@ -65,7 +65,14 @@ function git(cwd: string, args: string[]): string {
   }).trim();
 }
 
-export async function startPackWorld(opts: { objectFormat?: 'sha1' | 'sha256' } = {}): Promise<PackWorld> {
+export interface PackWorldOptions {
+  objectFormat?: 'sha1' | 'sha256';
+  /** namespace → key → value; default SAMPLE_SECRETS. */
+  secrets?: Record<string, Record<string, string | number | boolean>>;
+}
+
+export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackWorld> {
+  const secrets = opts.secrets ?? SAMPLE_SECRETS;
   const dir = mkdtempSync(join(tmpdir(), 'pack-world-'));
   const ca = await createTestCa();
   const harness = await startHarness({ attestationRoot: ca.rootDer });
@@ -96,10 +103,7 @@ export async function startPackWorld(opts: { objectFormat?: 'sha1' | 'sha256' } 
     '  - name: production',
     '    description: Production',
     'namespaces:',
-    '  - name: database',
-    '    description: Database credentials',
-    '  - name: payments',
-    '    description: Payment provider',
+    ...Object.keys(secrets).flatMap((ns) => [`  - name: ${ns}`, `    description: Namespace ${ns}`]),
     'sops:',
     '  default_backend: awskms',
     `  aws_kms_arn: ${keys.sops}`,
@@ -107,7 +111,7 @@ export async function startPackWorld(opts: { objectFormat?: 'sha1' | 'sha256' } 
     'service_identities:',
     '  - name: payments-api',
     '    description: The payments service',
-    '    namespaces: [database, payments]',
+    `    namespaces: [${Object.keys(secrets).join(', ')}]`,
     '    environments:',
     '      production:',
     '        kms:',
@@ -117,7 +121,7 @@ export async function startPackWorld(opts: { objectFormat?: 'sha1' | 'sha256' } 
   ].join('\n');
   writeFileSync(join(repoDir, 'clef.yaml'), clefYaml);
   const ci = harness.client(CI_USER);
-  for (const [ns, values] of Object.entries(SAMPLE_SECRETS)) {
+  for (const [ns, values] of Object.entries(secrets)) {
     const plain = Object.entries(values).map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n';
     const file = join(repoDir, 'secrets', ns, 'production.enc.yaml');
     mkdirSync(dirname(file), { recursive: true });
@@ -154,6 +158,7 @@ export async function startPackWorld(opts: { objectFormat?: 'sha1' | 'sha256' } 
         packHandler: createPackHandler({
           kms: { tunnelSocket: egressSocket, caBundlePem: harness.emulator.caPem, endpointFor: () => `https://${KMS_HOST}:${port}`, maxAttempts: 1 },
           builderVersion: '0.1.0',
+          ...(o.observe === undefined ? {} : { observe: o.observe }),
         }),
       });
       return running;
