@@ -6,7 +6,7 @@ import { Decoder } from 'cbor-x';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeChain, makeDocument, T0 } from '../../verifier/test-documents.ts';
 import { main } from '../main.ts';
-import { decodeDocumentFile } from './verify-attestation.ts';
+import { decodeDocumentFile, printable } from './verify-attestation.ts';
 
 const FIXTURES = new URL('../../../shared/fixtures/nitro/docs/', import.meta.url);
 const fixture = (name: string): string => new URL(name, FIXTURES).pathname;
@@ -97,6 +97,18 @@ describe('verify attestation: people output', () => {
     const allowed = await run(['verify', 'attestation', DEBUG, '--at', 'document', '--pcr', `4=${pcr4}`, '--allow-debug']);
     expect(allowed.code).toBe(0);
     expect(allowed.out).toContain('DEBUG-MODE ENCLAVE (allowed)');
+  });
+
+  it('shows control characters from a document as escapes, never raw', async () => {
+    const chain = await makeChain();
+    const doc = join(dir, 'escape.cbor');
+    writeFileSync(doc, makeDocument(chain, { set: { module_id: 'i-0abc-enc0\u001b[2J\u001b]0;owned\u0007\u202e' } }));
+    const r = await run(['verify', 'attestation', doc, '--at', new Date(T0).toISOString(), '--no-pcr-check']);
+    expect(r.code).toBe(1); // untrusted root: the module id is shown as unverified
+    expect(r.out).toContain('module (unverified)');
+    expect(r.out).toContain('\\u{1b}[2J');
+    expect(r.out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f\u202e]/);
+    expect(printable('a\tb\u009b')).toBe('a\\u{9}b\\u{9b}');
   });
 
   it('verified now, a real document has expired (exit 1, CERT_EXPIRED)', async () => {

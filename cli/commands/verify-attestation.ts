@@ -70,13 +70,21 @@ const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', 
 /** Width of the longest check name ("certificate-validity"), so every file lines up. */
 const NAME_WIDTH = 20;
 
+/**
+ * Document text (module_id, messages quoting it) reaches a terminal: show control
+ * characters as escapes so a document cannot rewrite what the reader sees.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
 function printHuman(out: Writable, r: FileReport): void {
   const info = (label: string, value: string): void => {
-    out.write(`  ${label.padEnd(NAME_WIDTH + 2)}  ${value}\n`);
+    out.write(`  ${label.padEnd(NAME_WIDTH + 2)}  ${printable(value)}\n`);
   };
   out.write(`${r.file}\n`);
   for (const c of r.checks) {
-    out.write(`  ${MARK[c.status]} ${c.name.padEnd(NAME_WIDTH)}  ${c.status === 'skipped' ? 'skipped: ' : ''}${c.detail ?? ''}\n`);
+    out.write(`  ${MARK[c.status]} ${c.name.padEnd(NAME_WIDTH)}  ${c.status === 'skipped' ? 'skipped: ' : ''}${printable(c.detail ?? '')}\n`);
   }
   if (r.trust !== null) info('trust anchor', describeTrustAnchor(r.trust));
   if (r.moduleId !== null) info(r.ok ? 'module' : 'module (unverified)', r.moduleId);
