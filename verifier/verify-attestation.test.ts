@@ -278,6 +278,9 @@ describe('options are checked before the document', () => {
     expect(() => verifyAttestationDocument(doc, { pcrs: new Map() } as unknown as VerifyAttestationOptions)).toThrow(TypeError);
     expect(() => verifyAttestationDocument(doc, opts({ time: { kind: 'later' } as unknown as VerifyAttestationOptions['time'] }))).toThrow(TypeError);
     expect(() => verifyAttestationDocument(doc, opts({ root: 'pem' as unknown as Uint8Array }))).toThrow(TypeError);
+    expect(() => verifyAttestationDocument(doc, opts({ time: { kind: 'now', now: () => Number.NaN } }))).toThrow(TypeError);
+    expect(() => verifyAttestationDocument(doc, opts({ time: { kind: 'now', maxAgeMs: -1 } }))).toThrow(TypeError);
+    expect(() => verifyAttestationDocument(doc, opts({ time: { kind: 'fixed', at: Number.POSITIVE_INFINITY } }))).toThrow(TypeError);
   });
 
   it('refuses non-bytes input with a coded error', () => {

@@ -55,6 +55,9 @@ function validateOptions(options: VerifyAttestationOptions): void {
   if (time !== undefined && !['now', 'document', 'fixed'].includes((time as { kind?: unknown }).kind as string)) {
     throw new TypeError("options.time.kind must be 'now', 'document' or 'fixed'");
   }
+  if (time?.kind === 'now' && time.maxAgeMs !== undefined && !(typeof time.maxAgeMs === 'number' && time.maxAgeMs >= 0)) {
+    throw new TypeError('options.time.maxAgeMs must be a non-negative number');
+  }
 }
 
 /** The subject CN(s), from OpenSSL's one-attribute-per-line rendering. */
@@ -106,6 +109,9 @@ function checkBinding(
 export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAttestationOptions): AttestationVerification {
   validateOptions(options);
   const time = options.time ?? { kind: 'now' };
+  // Read the clock before looking at the document, so a broken clock is a TypeError
+  // (a programming error), not a verdict about the document.
+  const clockInstant = time.kind === 'document' ? undefined : verificationInstant(time, 0);
   const recorder = new CheckRecorder();
 
   const cose: CoseSign1 = recorder.run('cose-structure', 'MALFORMED_COSE', () => {
@@ -128,7 +134,7 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
     (p) => `${p.certificates.length} certificates, signatures, names and CA constraints valid; leaf key P-384`);
 
   const checkedAt = recorder.run('certificate-validity', 'CERT_EXPIRED', () => {
-    const at = verificationInstant(time, document.timestamp);
+    const at = clockInstant ?? document.timestamp;
     checkValidity(path, at);
     return at;
   }, (at) => `all certificates valid at ${new Date(at).toISOString()} (${time.kind === 'document' ? 'document timestamp' : time.kind === 'fixed' ? 'fixed time' : 'now'})`);
