@@ -111,3 +111,41 @@ describe('strict CBOR reader: refuses with MALFORMED_CBOR', () => {
     throw new Error('accepted');
   });
 });
+
+describe('strict CBOR reader agrees with an independent decoder (cbor-x)', () => {
+  it('on 500 random well-formed items in preferred serialization', async () => {
+    const { Decoder } = await import('cbor-x');
+    const { encode, IndefiniteMap } = await import('./test-documents.ts');
+    const cborx = new Decoder({ mapsAsObjects: false, useRecords: false, int64AsType: 'bigint' } as ConstructorParameters<typeof Decoder>[0]);
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    type V = Parameters<typeof encode>[0];
+    const gen = (depth: number): V => {
+      switch (rnd(depth > 3 ? 6 : 9)) {
+        case 0: return [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1][rnd(10)] as number;
+        case 1: return -1 - rnd(100000);
+        case 2: return 'txt-ü-' + 'x'.repeat(rnd(40));
+        case 3: return Uint8Array.from({ length: rnd(300) }, () => rnd(256));
+        case 4: return [null, true, false][rnd(3)] as V;
+        case 5: return BigInt(2 ** 53) + BigInt(rnd(1000));
+        case 6: return Array.from({ length: rnd(5) }, () => gen(depth + 1));
+        case 7: return new Map<V, V>(Array.from({ length: rnd(5) }, (_, i) => [rnd(2) === 0 ? i : `k${i}`, gen(depth + 1)] as [V, V]));
+        default: return new IndefiniteMap(Array.from({ length: rnd(5) }, (_, i) => [`k${i}`, gen(depth + 1)] as [V, V]));
+      }
+    };
+    const normalise = (v: unknown): unknown => {
+      if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString('hex')}`;
+      if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : `big:${v}`;
+      if (Array.isArray(v)) return v.map(normalise);
+      if (v instanceof Map) return [...v].map(([k, x]) => [normalise(k), normalise(x)]);
+      return v;
+    };
+    for (let i = 0; i < 500; i++) {
+      const bytes = encode(gen(0));
+      expect(normalise(decodeCbor(bytes))).toEqual(normalise(cborx.decode(bytes)));
+    }
+  });
+});
