@@ -25,6 +25,11 @@ export interface GenerateKeyPolicyInput {
   pcr3RoleArn?: string;
   /** sops: also pin PCR8 (the EIF signing certificate) from the manifest. */
   pinPcr8?: boolean;
+  /**
+   * sops: further images allowed at the same time (image rollout: old and new PCR sets both
+   * decrypt until the old one is removed). Each is pinned exactly like `manifest`.
+   */
+  additionalManifests?: readonly BuildManifest[];
 }
 
 export interface KeySettings {
@@ -90,11 +95,37 @@ function adminStatement(adminArns: string[]): { statement: PolicyStatement; note
   };
 }
 
+/**
+ * The pinned values per PCR index over the manifest and any additional manifests, in index
+ * order; a single string when every image agrees (so one-image policies are unchanged).
+ */
+export function pinnedPcrValues(input: Pick<GenerateKeyPolicyInput, 'manifest' | 'pcr3RoleArn' | 'pinPcr8' | 'additionalManifests'>): Array<{ index: number; values: string[] }> {
+  const byIndex = new Map<number, string[]>();
+  for (const manifest of [input.manifest, ...(input.additionalManifests ?? [])]) {
+    for (const p of pinnedPcrs({ ...input, manifest })) {
+      const list = byIndex.get(p.index) ?? [];
+      if (!list.includes(p.value)) list.push(p.value);
+      byIndex.set(p.index, list);
+    }
+  }
+  return [...byIndex.entries()].sort((a, b) => a[0] - b[0]).map(([index, values]) => ({ index, values }));
+}
+
+function oneOrMany(values: string[]): string | string[] {
+  return values.length === 1 ? (values[0] as string) : values;
+}
+
 function sopsStatements(input: GenerateKeyPolicyInput, enclave: string, editors: string[]): Array<{ statement: PolicyStatement; note: string }> {
-  const pins = pinnedPcrs(input);
-  const pinned: Record<string, string> = {};
-  for (const p of pins) pinned[pcrConditionKey(p.index)] = p.value;
+  const pins = pinnedPcrValues(input);
+  const pinned: Record<string, string | string[]> = {};
+  for (const p of pins) pinned[pcrConditionKey(p.index)] = oneOrMany(p.values);
   const names = pins.map((p) => `PCR${p.index}`).join(', ');
+  const images = 1 + (input.additionalManifests?.length ?? 0);
+  const rollout =
+    images > 1
+      ? ` Rollout: ${images} images are allowed (a list per PCR). Mixing values across images cannot match a real ` +
+        'enclave: PCR0 is a hash over every section, so it fixes PCR1 and PCR2. Remove the old image once the new one serves.'
+      : '';
   const out: Array<{ statement: PolicyStatement; note: string }> = [
     {
       statement: {
@@ -108,7 +139,7 @@ function sopsStatements(input: GenerateKeyPolicyInput, enclave: string, editors:
       note:
         `The enclave role may Decrypt SOPS data keys only with a Recipient whose attestation document reports ` +
         `${names} of the published build; KMS then returns the key encrypted to the enclave (CiphertextForRecipient), ` +
-        'never in plaintext. StringEqualsIgnoreCase as the AWS KMS documentation advises for hex PCRs.',
+        'never in plaintext. StringEqualsIgnoreCase as the AWS KMS documentation advises for hex PCRs.' + rollout,
     },
   ];
   for (const p of pins) {
@@ -119,13 +150,14 @@ function sopsStatements(input: GenerateKeyPolicyInput, enclave: string, editors:
         Principal: '*',
         Action: [...SOPS_GATED_ACTIONS],
         Resource: '*',
-        Condition: { StringNotEqualsIgnoreCase: { [pcrConditionKey(p.index)]: p.value } },
+        Condition: { StringNotEqualsIgnoreCase: { [pcrConditionKey(p.index)]: oneOrMany(p.values) } },
       },
       note:
         `Denies Decrypt/ReEncryptFrom to everyone unless the request's attestation reports this PCR${p.index}. ` +
         'The attestation keys exist only when a Recipient is sent, and a negated operator is true for a missing ' +
         'key, so this also stops plain Decrypt by any principal another statement, an IAM policy or a grant lets in. ' +
-        'One Deny per PCR: several keys in one Deny would only deny when all of them differ.',
+        'One Deny per PCR: several keys in one Deny would only deny when all of them differ.' +
+        (images > 1 ? ' With a list of values (rollout) it denies when the PCR equals none of them.' : ''),
     });
   }
   if (editors.length > 0) {

@@ -14,6 +14,8 @@ import type { NamedPolicy } from './read.ts';
 export interface LintOptions {
   /** Expected image PCRs: pinned PCR0/1/2/8 (and ImageSha384) must equal these. */
   manifest?: BuildManifest;
+  /** Image rollout: pinned values may also be these manifests' PCRs. */
+  additionalManifests?: readonly BuildManifest[];
   /** The enclave's role: kms:* for it is an error, not a warning. */
   enclaveRoleArn?: string;
 }
@@ -280,10 +282,12 @@ export function lintKeyPolicy(policy: unknown, options: LintOptions = {}, name =
           add('KP028', st, `${at}: ${short(lower)} is not PCR3 of ${options.enclaveRoleArn} (SHA-384 of 48 zero bytes ‖ ARN); right only if the parent's instance-profile role is another role`, 'regenerate with policy generate --pcr3 <parent instance-profile role ARN>');
         }
         if (options.manifest !== undefined && IMAGE_PCRS.has(idx)) {
-          const expected = options.manifest.pcrs[String(idx) as '0' | '1' | '2' | '8'];
+          const key = String(idx) as '0' | '1' | '2' | '8';
+          const expected = options.manifest.pcrs[key];
+          const alsoAllowed = (options.additionalManifests ?? []).map((m) => m.pcrs[key]?.toLowerCase());
           if (expected === undefined) {
             add('KP010', st, `${at}: pins PCR${idx} but the build manifest has none (unsigned EIF)`, 'remove the PCR8 condition or sign the EIF');
-          } else if (expected.toLowerCase() !== lower) {
+          } else if (expected.toLowerCase() !== lower && !alsoAllowed.includes(lower)) {
             add('KP010', st, `${at}: ${short(lower)} is not the manifest's PCR${idx} ${short(expected)}`, 'regenerate the policy from the published build manifest');
           }
         }

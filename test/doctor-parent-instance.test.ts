@@ -121,8 +121,9 @@ function hostConfig(dir: string, allow: string[], imds: string): { path: string;
   return { path: join(dir, 'host.yaml'), egressSocket };
 }
 
-function policyFile(manifestPath: string, key: 'sops' | 'envelope' = 'sops'): string {
-  const doc = generateDocumentedKeyPolicy({ key, manifest: parseBuildManifest(readFileSync(manifestPath)), enclaveRoleArn: ROLE, adminArns: [ADMIN] });
+function policyFile(manifestPath: string, key: 'sops' | 'envelope' = 'sops', also: string[] = []): string {
+  const load = (p: string) => parseBuildManifest(readFileSync(p));
+  const doc = generateDocumentedKeyPolicy({ key, manifest: load(manifestPath), additionalManifests: also.map(load), enclaveRoleArn: ROLE, adminArns: [ADMIN] });
   const f = join(tempDir('ap-policy-'), `${key}.json`);
   writeFileSync(f, JSON.stringify(doc.policy));
   return f;
@@ -258,6 +259,12 @@ describe('attested-pack doctor on a parent instance', () => {
     const unpinned = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--policy', policyFile(MANIFEST_V1, 'envelope')], f.env);
     expect(check(unpinned.report, 'key-policies')).toMatchObject({ status: 'fail' });
     expect(check(unpinned.report, 'key-policies').detail).toContain("no policy pins this manifest's PCR0");
+    // During a rollout the policy pins both images: clean once the other manifest is declared.
+    const both = policyFile(MANIFEST_V2, 'sops', [MANIFEST_V1]);
+    const undeclared = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--policy', both], f.env);
+    expect(check(undeclared.report, 'key-policies').detail).toContain('KP010');
+    const rollout = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--also-manifest', MANIFEST_V2, '--policy', both], f.env);
+    expect(check(rollout.report, 'key-policies')).toMatchObject({ status: 'ok' });
     const wild = join(tempDir('ap-wild-'), 'wild.json');
     writeFileSync(wild, JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'All', Effect: 'Allow', Principal: { AWS: ROLE }, Action: 'kms:*', Resource: '*' }] }));
     const open = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--policy', wild, '--role', ROLE], f.env);

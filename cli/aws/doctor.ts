@@ -41,6 +41,8 @@ export interface DoctorOptions {
   nitro: NitroCliOptions;
   env: NodeJS.ProcessEnv;
   manifest?: BuildManifest;
+  /** Image rollout: the other image(s) the key policies may also pin. */
+  additionalManifests?: BuildManifest[];
   /** The host's configuration (region, egress allowlist, credentials, manifest). */
   hostConfigPath?: string;
   policies: Array<{ file: string; text: string }>;
@@ -289,7 +291,7 @@ function checkPolicies(o: DoctorOptions): CheckResult {
     try {
       const named = readPolicyFile(p.text);
       if (JSON.stringify(named).toLowerCase().includes(pcr0)) pinsManifest = true;
-      const findings = lintPolicies(named, { manifest: o.manifest, ...(o.enclaveRoleArn === undefined ? {} : { enclaveRoleArn: o.enclaveRoleArn }) });
+      const findings = lintPolicies(named, { manifest: o.manifest, additionalManifests: o.additionalManifests ?? [], ...(o.enclaveRoleArn === undefined ? {} : { enclaveRoleArn: o.enclaveRoleArn }) });
       for (const f of findings) (f.severity === 'error' ? errors : warnings).push(`${p.file}: ${f.code} ${f.message} (fix: ${f.fix})`);
     } catch (e) {
       if (!isPolicyError(e)) throw e;

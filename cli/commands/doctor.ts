@@ -27,7 +27,7 @@ function positiveInt(v: string | undefined, name: string, dflt: number): number 
 export const doctorCommand: Command = {
   path: ['doctor'],
   summary: 'check (and explain) every prerequisite of a Nitro Enclaves parent instance',
-  help: `Usage: attested-pack doctor [--manifest FILE] [--host-config FILE] [--policy FILE]…
+  help: `Usage: attested-pack doctor [--manifest FILE] [--also-manifest FILE]… [--host-config FILE] [--policy FILE]…
          [--role ARN] [--memory MiB] [--cpu-count N] [--imds-endpoint URL]
          [--nitro-cli PATH] [--root DIR] [--timeout-ms N] [--json]
 
@@ -49,6 +49,7 @@ Checks, and says how to fix, each thing attested-pack needs on the parent instan
 
 Options:
   --manifest FILE      published build manifest (default: the host configuration's)
+  --also-manifest FILE during an image rollout: the policies may also pin this image (repeatable)
   --host-config FILE   host configuration (region, egress allowlist, manifest)
   --policy FILE        key policy to check (repeatable): JSON, generate's output,
                        CloudFormation or generate's Terraform
@@ -66,6 +67,7 @@ parent instance), 2 usage or unreadable input.
 `,
   options: {
     manifest: { type: 'string' },
+    'also-manifest': { type: 'string', multiple: true },
     'host-config': { type: 'string' },
     policy: { type: 'string', multiple: true },
     role: { type: 'string' },
@@ -82,6 +84,7 @@ parent instance), 2 usage or unreadable input.
     const manifestFile = stringOption(values, 'manifest');
     let manifest: BuildManifest | undefined;
     if (manifestFile !== undefined) manifest = parseBuildManifest(readOrUsage(resolve(cwd, manifestFile), 'build manifest'));
+    const additionalManifests = stringListOption(values, 'also-manifest').map((f) => parseBuildManifest(readOrUsage(resolve(cwd, f), 'build manifest')));
     let hostConfigPath = stringOption(values, 'host-config');
     if (hostConfigPath !== undefined) hostConfigPath = resolve(cwd, hostConfigPath);
     else if (existsSync(resolve(root, DEFAULT_HOST_CONFIG.slice(1)))) hostConfigPath = resolve(root, DEFAULT_HOST_CONFIG.slice(1));
@@ -96,6 +99,7 @@ parent instance), 2 usage or unreadable input.
       ...(manifest === undefined ? {} : { manifest }),
       ...(hostConfigPath === undefined ? {} : { hostConfigPath }),
       policies,
+      additionalManifests,
       ...(role === undefined ? {} : { enclaveRoleArn: role }),
       ...(imds === undefined ? {} : { imdsEndpoint: imds }),
       memoryMiB: positiveInt(stringOption(values, 'memory'), 'memory', DEFAULT_ENCLAVE_MEMORY_MIB),
