@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { buildImage } from '../reproducible/build-image.ts';
 import { readEif } from '../build/eif.ts';
+import { ENCLAVE_CMD } from '../build/image-layout.ts';
 import { encodeFrame, FrameDecoder, parseResponse, type Response } from '../enclave/protocol.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -100,7 +101,7 @@ describe('development image boots under QEMU', () => {
 
     // The development init ran the image's cmd with exactly its env lines.
     expect(console).toContain('attested-pack dev init: starting PATH=/usr/bin:/bin NODE_ENV=production');
-    expect(console).toContain('/bin/busybox chroot . /usr/bin/node /app/launch.mjs');
+    expect(console).toContain(`/bin/busybox chroot . ${ENCLAVE_CMD.join(' ')}`);
     expect(console).toMatch(/"event":"listening".*"nsm":"none"/);
 
     const answer = await healthOverSocket(serialSocket, 60_000);
