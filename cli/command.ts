@@ -62,3 +62,20 @@ export function requireOption(values: OptionValues, name: string): string {
 export function writeJsonLine(out: Writable, value: unknown): void {
   out.write(`${JSON.stringify(value)}\n`);
 }
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. Call it before printing a service's startup
+ * line: whoever reads that line may signal at once, and a signal arriving before any
+ * handler is installed would kill the process without a clean shutdown.
+ */
+export function shutdownSignal(): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

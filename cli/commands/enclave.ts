@@ -8,7 +8,7 @@ import { createPackHandler } from '../../enclave/pack.ts';
 import { parseBuildManifest } from '../../verifier/index.ts';
 import { createTestCa } from '../../simulator/attestation-issuer.ts';
 import { createSimulatedNsm, writeSimulatedRoot } from '../../simulator/nsm.ts';
-import { EXIT_OK, UsageError, requireOption, stringOption, type Command, type OptionValues } from '../command.ts';
+import { EXIT_OK, UsageError, requireOption, stringOption, type Command, type OptionValues, shutdownSignal } from '../command.ts';
 
 /** The real pack when the KMS path is configured; otherwise the enclave answers PACK_UNAVAILABLE. */
 function packHandlerFrom(values: OptionValues, cwd: string): PackHandler | undefined {
@@ -98,16 +98,9 @@ Options:
     }
     const server = await startEnclaveServer(socketPath, { nsm, ...(packHandler === undefined ? {} : { packHandler }) });
     const summary = { socket: socketPath, nsm: nsm.kind, simulatedRoot: rootFile, packHandler: packHandler !== undefined };
+    const stopped = shutdownSignal();
     stdout.write(values.json === true ? `${JSON.stringify(summary)}\n` : `attested-pack enclave (${nsm.kind.toUpperCase()} NSM) listening on ${socketPath}${rootFile === null ? '' : `; simulated root: ${rootFile}`}\n`);
-    await new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     await server.close();
     return EXIT_OK;
   },

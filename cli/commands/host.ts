@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, loadHostConfig } from '../../host/config.ts';
 import { startHost } from '../../host/service.ts';
-import { EXIT_OK, UsageError, requireOption, type Command } from '../command.ts';
+import { EXIT_OK, UsageError, requireOption, type Command, shutdownSignal } from '../command.ts';
 
 export const hostCommand: Command = {
   path: ['host'],
@@ -44,16 +44,9 @@ Options:
       return EXIT_OK;
     }
     const host = await startHost(config);
+    const stopped = shutdownSignal();
     stdout.write(values.json === true ? `${JSON.stringify({ address: host.address, ...summary })}\n` : `attested-pack host listening on ${host.address}\n`);
-    await new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     await host.close();
     return EXIT_OK;
   },

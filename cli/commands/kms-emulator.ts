@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pemCertificateToDer, sha256Hex } from '../../verifier/index.ts';
 import { startKmsEmulator, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, type KmsPrincipal } from '../../simulator/kms/server.ts';
 import { KmsStateError } from '../../simulator/kms/state.ts';
-import { EXIT_OK, EXIT_USAGE, UsageError, stringListOption, stringOption, type Command } from '../command.ts';
+import { EXIT_OK, EXIT_USAGE, UsageError, stringListOption, stringOption, type Command, shutdownSignal } from '../command.ts';
 
 const PRINCIPALS_FILE = 'principals.json';
 
@@ -152,15 +152,7 @@ Example:
     }
     // Handlers go in before the startup line: whoever reads it may signal at once, and
     // a signal with no handler installed yet would kill the process uncleanly.
-    const stopped = new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        done();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const stopped = shutdownSignal();
     const info = {
       endpoint: emulator.endpoint,
       region: emulator.region,
