@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
-import { main } from './main.ts';
 import { VERIFY_ERROR_CODES } from '../verifier/errors.ts';
+import { runCli, type CliRun } from '../test/cli-support.ts';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr });
-  return { code, out, err };
-}
+const run = (argv: string[]): Promise<CliRun> => runCli(argv);
 
 describe('attested-pack dispatcher', () => {
   it('prints the command list for --help and exits 0', async () => {

@@ -5,10 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../cli/main.ts';
 import { FrameDecoder, parseResponse, type Response } from '../enclave/protocol.ts';
 import type { EnclaveNsm } from '../enclave/server.ts';
+import { runCli, type CliRun } from './cli-support.ts';
 
 export const gitEnv: NodeJS.ProcessEnv = {
   ...process.env,
@@ -31,15 +30,8 @@ export function gitBytes(dir: string, ...args: string[]): Buffer {
 }
 
 /** Run the CLI in-process with captured output (spawning costs seconds of TypeScript loading). */
-export async function runMain(argv: string[], io: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, cwd: io.cwd, env: io.env ?? {} });
-  return { code, out, err };
+export function runMain(argv: string[], io: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliRun> {
+  return runCli(argv, { cwd: io.cwd, env: io.env ?? {} });
 }
 
 /** A committed repository with the given files (path → content). */

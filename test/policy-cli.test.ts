@@ -2,10 +2,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main } from '../cli/main.ts';
+import { runCli, type CliRun } from './cli-support.ts';
 
 const manifestPath = fileURLToPath(new URL('../policy/fixtures/manifest.json', import.meta.url));
 const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { pcrs: Record<string, string> };
@@ -14,16 +13,7 @@ const ADMIN = 'arn:aws:iam::111122223333:role/admin';
 const BASE = ['policy', 'generate', '--manifest', manifestPath, '--role', ROLE, '--admin', ADMIN];
 const work = mkdtempSync(join(tmpdir(), 'policy-cli-'));
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, cwd: work });
-  return { code, out, err };
-}
+const run = (argv: string[]): Promise<CliRun> => runCli(argv, { cwd: work });
 
 describe('policy generate', () => {
   it('writes all three policies as JSON by default, keyed by kind', async () => {

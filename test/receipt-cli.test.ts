@@ -4,28 +4,18 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../cli/main.ts';
 import { serializeBuildManifest } from '../verifier/build-manifest.ts';
 import { ARTIFACT, editReceipt, makeReceipt, sampleManifest, testCa } from './receipt-fixtures.ts';
+import { runCli, type CliRun } from './cli-support.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 let dir: string;
 let nonceHex: string;
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr, cwd: dir });
-  return { code, out, err };
-}
+const run = (argv: string[]): Promise<CliRun> => runCli(argv, { cwd: dir });
 
 const base = (): string[] => ['verify', 'receipt', 'receipt.json', '--manifest', 'manifest.json', '--root', 'root.pem'];
 

@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { Decoder } from 'cbor-x';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeChain, makeDocument, T0 } from '../../verifier/test-documents.ts';
-import { main } from '../main.ts';
 import { decodeDocumentFile, printable } from './verify-attestation.ts';
+import { runCli, type CliRun } from '../../test/cli-support.ts';
 
 const FIXTURES = new URL('../../../shared/fixtures/nitro/docs/', import.meta.url);
 const fixture = (name: string): string => new URL(name, FIXTURES).pathname;
@@ -16,16 +15,7 @@ const DEBUG = fixture('anjuna-4.cbor');
 const NITROTPM = fixture('eternis-as-1.cbor');
 const BAD_SIGNATURE = fixture('veracruz-h1.cbor');
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main(argv, { stdout, stderr });
-  return { code, out, err };
-}
+const run = (argv: string[]): Promise<CliRun> => runCli(argv);
 
 const jsonLines = (out: string): Array<Record<string, unknown>> => out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 const cborx = new Decoder({ mapsAsObjects: false, useRecords: false });
