@@ -8,6 +8,7 @@
 // answers. Messages are validated field by field into fresh objects (never trusted as
 // decoded). Layout and limits are documented in enclave/README.md.
 import { promises as fs } from 'node:fs';
+import type net from 'node:net';
 import { Decoder, Encoder } from 'cbor-x';
 
 export const PROTOCOL_VERSION = 1;
@@ -466,4 +467,37 @@ export async function removeStaleSocket(socketPath: string): Promise<void> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
+}
+
+export interface ListeningSocket {
+  server: net.Server;
+  socketPath: string;
+  /** Stop listening and drop open connections at once (close() alone would wait for them). */
+  close(): Promise<void>;
+}
+
+/** Listen on a Unix socket path (after removeStaleSocket), tracking connections for a prompt close. */
+export async function listenOnUnixSocket(server: net.Server, socketPath: string): Promise<ListeningSocket> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await removeStaleSocket(socketPath);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    server,
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

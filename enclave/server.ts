@@ -11,10 +11,11 @@ import {
   PROTOCOL_VERSION,
   encodeFrame,
   parseRequest,
-  removeStaleSocket,
+  listenOnUnixSocket,
   requestIdOf,
   toWireError,
   type AwsCredentials,
+  type ListeningSocket,
   type GitObjectFormat,
   type Request,
   type Response,
@@ -243,39 +244,12 @@ export function createEnclaveServer(opts: EnclaveServerOptions): net.Server {
   });
 }
 
-export interface RunningEnclaveServer {
-  server: net.Server;
-  socketPath: string;
-  close(): Promise<void>;
-}
+export type RunningEnclaveServer = ListeningSocket;
 
 /**
  * Create the server and listen on a Unix socket path. A stale socket file left by a
  * previous run is removed; any other kind of file at that path is refused, not deleted.
  */
 export async function startEnclaveServer(socketPath: string, opts: EnclaveServerOptions): Promise<RunningEnclaveServer> {
-  const server = createEnclaveServer(opts);
-  // close() waits for open connections; track them so shutdown is prompt.
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await removeStaleSocket(socketPath);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    server,
-    socketPath,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-  };
+  return listenOnUnixSocket(createEnclaveServer(opts), socketPath);
 }

@@ -4,7 +4,7 @@
 // bytes verbatim in both directions. It never terminates TLS, so it only ever sees
 // ciphertext; everything refused is logged with the destination it asked for.
 import net from 'node:net';
-import { TUNNEL_PREAMBLE_MAX_BYTES, parseTunnelPreamble, removeStaleSocket } from '../enclave/protocol.ts';
+import { TUNNEL_PREAMBLE_MAX_BYTES, listenOnUnixSocket, parseTunnelPreamble } from '../enclave/protocol.ts';
 
 export interface EgressRule {
   /** Destination as the enclave names it (lowercase host name or IP) and port. */
@@ -141,26 +141,5 @@ export interface RunningEgressProxy {
 
 /** Listen on a Unix socket path (replacing a stale socket file, never another file). */
 export async function startEgressProxy(socketPath: string, opts: EgressOptions): Promise<RunningEgressProxy> {
-  await removeStaleSocket(socketPath);
-  const server = createEgressProxy(opts);
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnUnixSocket(createEgressProxy(opts), socketPath);
 }
