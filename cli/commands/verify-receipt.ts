@@ -9,6 +9,7 @@ import { MAX_RECEIPT_BYTES, verifyReceipt, type ReceiptVerification } from '../.
 import type { ReceiptPredicate } from '../../verifier/statement.ts';
 import { EXIT_OK, EXIT_REFUSED, stringOption, UsageError, type Command } from '../command.ts';
 import { describeTrustAnchor, parseVerifyOptions, VERIFY_OPTIONS, VERIFY_OPTIONS_HELP } from '../verify-options.ts';
+import { printable } from './verify-attestation.ts';
 
 /** NSM accepts at most 1024 bytes of nonce. */
 const MAX_NONCE_BYTES = 1024;
@@ -81,12 +82,12 @@ function simulatedBanner(out: Writable): void {
 
 function printHuman(out: Writable, r: ReceiptReport): void {
   const info = (label: string, value: string): void => {
-    out.write(`  ${label.padEnd(WIDTH)}  ${value}\n`);
+    out.write(`  ${label.padEnd(WIDTH)}  ${printable(value)}\n`);
   };
   if (r.trust?.kind === 'simulated') simulatedBanner(out);
   out.write(`${r.file}\n`);
   for (const c of r.checks) {
-    out.write(`  ${MARK[c.status]} ${c.name.padEnd(WIDTH - 2)}  ${c.status === 'skipped' ? 'skipped: ' : ''}${c.detail ?? ''}\n`);
+    out.write(`  ${MARK[c.status]} ${c.name.padEnd(WIDTH - 2)}  ${c.status === 'skipped' ? 'skipped: ' : ''}${printable(c.detail ?? '')}\n`);
   }
   if (r.trust !== null) info('trust anchor', describeTrustAnchor(r.trust));
   const p = r.predicate;
