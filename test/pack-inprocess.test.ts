@@ -15,15 +15,16 @@ import { EnclaveProtocolError, type PackRequestBody } from '../enclave/protocol.
 import { verifyReceipt } from '../verifier/receipt.ts';
 import { readArtifact } from '../enclave/clef/reader.ts';
 import { sdkKmsDecryptDek } from '../enclave/clef/kms-sdk.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 let world: PackWorld;
 
-async function packRequest(nonce: Uint8Array, mutate?: (b: PackRequestBody) => void): Promise<PackRequestBody> {
+async function packRequest(nonce: Uint8Array, mutate?: (b: PackRequestBody) => void, rev?: string): Promise<PackRequestBody> {
   const clefYaml = readFileSync(join(world.repoDir, 'clef.yaml'), 'utf8');
   const paths = clefInputPaths(clefYaml, 'payments-api', 'production');
-  const collected = await collectGitObjects({ repoDir: world.repoDir, paths });
+  const collected = await collectGitObjects({ repoDir: world.repoDir, paths, ...(rev === undefined ? {} : { rev }) });
   const body: PackRequestBody = {
     identity: 'payments-api',
     environment: 'production',
@@ -39,8 +40,24 @@ async function packRequest(nonce: Uint8Array, mutate?: (b: PackRequestBody) => v
   return body;
 }
 
-async function pack(nonce: Uint8Array, mutate?: (b: PackRequestBody) => void) {
-  return callEnclave({ socketPath: world.socketPath }, 'pack', await packRequest(nonce, mutate), { deadlineMs: 60_000 });
+async function pack(nonce: Uint8Array, mutate?: (b: PackRequestBody) => void, rev?: string) {
+  return callEnclave({ socketPath: world.socketPath }, 'pack', await packRequest(nonce, mutate, rev), { deadlineMs: 60_000 });
+}
+
+/** Commit an edited copy of one SOPS file on a side branch; returns that commit. */
+function commitTampered(path: string, edit: (text: string) => string): string {
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: world.repoDir, env, encoding: 'utf8' }).trim();
+  const head = git('rev-parse', 'HEAD');
+  const file = join(world.repoDir, path);
+  const original = readFileSync(file, 'utf8');
+  const edited = edit(original);
+  expect(edited).not.toBe(original);
+  writeFileSync(file, edited);
+  git('commit', '-q', '-am', 'tampered');
+  const tampered = git('rev-parse', 'HEAD');
+  git('reset', '-q', '--hard', head);
+  return tampered;
 }
 
 async function refusal(p: Promise<unknown>): Promise<EnclaveProtocolError> {
@@ -117,6 +134,23 @@ describe('attested pack (in process)', () => {
     expect(() => verifyReceipt(out.receipt, { manifest: world.manifest, expectedNonce: randomBytes(16), root: world.ca.rootDer })).toThrow(
       expect.objectContaining({ code: 'NONCE_MISMATCH' }),
     );
+  });
+
+  it('a SOPS file whose lastmodified was changed fails its MAC and is refused, naming the file', async () => {
+    const rev = commitTampered('secrets/payments/production.enc.yaml', (t) => t.replace(/lastmodified: "?(\d{4})/, (_m, y: string) => `lastmodified: "${Number(y) - 1}`));
+    const e = await refusal(pack(randomBytes(8), undefined, rev));
+    expect(e.code).toBe('PACK_REFUSED');
+    expect(e.detail).toBe('SOPS_MAC_MISMATCH');
+    expect(e.message).toContain('secrets/payments/production.enc.yaml');
+  });
+
+  it('a SOPS value whose ciphertext was changed is refused with its key path', async () => {
+    const rev = commitTampered('secrets/database/production.enc.yaml', (t) =>
+      t.replace(/(DB_PASSWORD: ENC\[AES256_GCM,data:)(.)/, (_m, pre: string, c: string) => `${pre}${c === 'A' ? 'B' : 'A'}`),
+    );
+    const e = await refusal(pack(randomBytes(8), undefined, rev));
+    expect(e.detail).toBe('SOPS_DECRYPT_FAILED');
+    expect(e.message).toContain('DB_PASSWORD');
   });
 
   it('an unknown identity is refused', async () => {

@@ -32,7 +32,6 @@ export const VERIFY_ERROR_CODES = {
   RECEIPT_MALFORMED: 'receipt file is malformed',
   ARTIFACT_DIGEST_MISMATCH: 'artifact bytes do not match the digest in the receipt',
   MANIFEST_MALFORMED: 'build manifest is malformed',
-  MANIFEST_MISMATCH: 'receipt or document does not match the build manifest',
 } as const;
 
 export type VerifyErrorCode = keyof typeof VERIFY_ERROR_CODES;
