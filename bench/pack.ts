@@ -105,8 +105,18 @@ async function main(): Promise<void> {
       parseHostConfig(JSON.stringify({ ...hostConfigJson, enclave: { socketPath: stubSocket } }), dir),
       { logger: hostLogger('silent') },
     );
+    // The host's own share, server side: its request-duration histogram (sum/count for
+    // /v1/pack, read from /metrics) against the direct calls to the same stub.
+    const packMetric = async (): Promise<{ sum: number; count: number }> => {
+      const text = await (await fetch(`${stubHost.address}/metrics`)).text();
+      const get = (suffix: string) => Number(new RegExp(`attested_pack_http_request_duration_seconds_${suffix}\\{route="/v1/pack"\\} ([0-9.e+-]+)`).exec(text)?.[1] ?? NaN);
+      return { sum: get('sum'), count: get('count') };
+    };
     const overhead: number[] = [];
+    const directStub: number[] = [];
+    let before = { sum: 0, count: 0 };
     for (let i = 0; i < 20 + iterations * 5; i++) {
+      if (i === 20) before = await packMetric();
       let t = performance.now();
       await callEnclave(
         { socketPath: stubSocket },
@@ -118,8 +128,14 @@ async function main(): Promise<void> {
       t = performance.now();
       await requestPack({ hostUrl: stubHost.address, token: TOKEN, identity: 'payments-api', environment: 'production', nonce: randomBytes(32), objects });
       const hostMs = performance.now() - t;
-      if (i >= 20) overhead.push(hostMs - directMs);
+      if (i >= 20) {
+        overhead.push(hostMs - directMs);
+        directStub.push(directMs);
+      }
     }
+    const after = await packMetric();
+    const serverSideMean = ((after.sum - before.sum) / (after.count - before.count)) * 1000;
+    const hostOwnMean = serverSideMean - directStub.reduce((a, b) => a + b, 0) / directStub.length;
     await stubHost.close();
     await stub.close();
 
@@ -194,7 +210,8 @@ async function main(): Promise<void> {
       `|---|---:|---:|`,
       `| pack via host (POST /v1/pack, JSON + base64) | ${f(pct(h, 50))} | ${f(pct(h, 95))} |`,
       `| pack direct to the enclave endpoint | ${f(pct(d, 50))} | ${f(pct(d, 95))} |`,
-      `| host overhead, isolated (stub enclave; paired host − direct) | ${f(pct(overhead, 50))} | ${f(pct(overhead, 95))} |`,
+      `| host overhead, isolated (stub enclave; paired host − direct, client HTTP included) | ${f(pct(overhead, 50))} | ${f(pct(overhead, 95))} |`,
+      `| host's own server-side time per pack (mean from its /metrics − mean direct call) | ${f(hostOwnMean)} (mean) | — |`,
       `| — git verify (re-hash ${objects.objects.length} objects, walk ${paths.length} paths) | ${f(pct(g, 50))} | ${f(pct(g, 95))} |`,
       `| — KMS calls incl. attestation (${NAMESPACES} Decrypt+Recipient, Encrypt, no Sign) | ${f(pct(enclavePhases.map((p) => p.kms), 50))} | ${f(pct(enclavePhases.map((p) => p.kms), 95))} |`,
       `| — crypto (CMS, SOPS decrypt + MAC, artifact seal; RSA-2048 recipient key made ahead in the background) | ${f(pct(enclavePhases.map((p) => p.crypto), 50))} | ${f(pct(enclavePhases.map((p) => p.crypto), 95))} |`,
@@ -203,7 +220,8 @@ async function main(): Promise<void> {
         ? `| baseline: real \`sops decrypt\` per file (${paths.length - 1} files, KMS emulator) + assemble | ${f(pct(baseline, 50))} | ${f(pct(baseline, 95))} |`
         : `| baseline: real sops binary not installed — not measured | — | — |`,
       ``,
-      `- Host overhead target: < 1 ms p50 added. It is measured against a stub enclave that answers at once with a real artifact and receipt (${iterations * 5} paired calls), because the difference of two ~300 ms p50s is mostly noise. The host decodes the JSON/base64 request (${(objects.objects.reduce((n, o) => n + o.length, 0) / 1024).toFixed(0)} KiB of git objects), authenticates, re-encodes it as a CBOR frame, and base64-encodes the reply.`,
+      `- Host overhead target: < 1 ms p50 added. It is measured against a stub enclave that answers at once with a real artifact and receipt (${iterations * 5} paired calls), because the difference of two ~300 ms p50s is mostly noise. The paired figure includes the CI client's own HTTP work (fetch), which runs in the same process here; the server-side row is the host alone: it decodes the JSON/base64 request (${(objects.objects.reduce((n, o) => n + o.length, 0) / 1024).toFixed(0)} KiB of git objects), validates and authenticates it, re-encodes it as a CBOR frame, and base64-encodes the reply.`,
+      `- Baseline: what CI does today on the same 10 files — the real sops binary per file against the same KMS (emulator; the sops key's policy relaxed to the account default for this row, since the attested policy denies every un-attested Decrypt), then the same JSON assembly. Plaintext then sits on the runner; the attested pack costs about the same wall time.`,
       ``,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -132,7 +132,7 @@ const PACK_BODY = {
     nonce: { type: 'string', pattern: B64, minLength: 22, maxLength: 684 },
     commit: { type: 'string', pattern: '^(?:[0-9a-f]{40}|[0-9a-f]{64})$' },
     objectFormat: { type: 'string', enum: ['sha1', 'sha256'] },
-    objects: { type: 'array', maxItems: 100000, items: { type: 'string', pattern: B64, minLength: 4 } },
+    objects: { type: 'array', maxItems: 100000, items: { type: 'string', pattern: B64 } },
     options: { type: 'object', maxProperties: 64, additionalProperties: { anyOf: [{ type: 'string', maxLength: 1024 }, { type: 'number' }, { type: 'boolean' }] } },
   },
 } as const;
