@@ -1,11 +1,11 @@
 // `attested-pack demo`: the whole chain on one machine with no AWS account and no Docker.
 // Every service runs as its own attested-pack process; the Nitro hardware and AWS KMS are
 // the SIMULATED stand-ins (simulated NSM, KMS emulator), and the output says so.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import { CreateKeyCommand, GetPublicKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
@@ -20,6 +20,7 @@ import { sha256HexOfToken } from '../../host/config.ts';
 import { callEnclave } from '../../host/enclave-client.ts';
 import { EnclaveProtocolError } from '../../enclave/protocol.ts';
 import { collectGitObjects } from '../pack-client/git-objects.ts';
+import { snapshotSources } from '../../reproducible/source-snapshot.ts';
 import { clefInputPaths } from '../pack-client/clef-paths.ts';
 
 const SOURCE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -80,15 +81,12 @@ function lastJsonLine(text: string): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-/** A copy of this source tree with one line added to the enclave service: a tampered image. */
-function tamperedSource(dir: string): string {
+/** The files the image build reads, copied, with one line added to the enclave service: a tampered image. */
+async function tamperedSource(dir: string): Promise<string> {
   const dest = join(dir, 'tampered-source');
-  const skip = new Set(['node_modules', '.git', '.cache', 'out']);
-  cpSync(SOURCE_ROOT, dest, { recursive: true, filter: (src) => !skip.has(relative(SOURCE_ROOT, src).split(/[\\/]/)[0] ?? '') });
+  await snapshotSources(SOURCE_ROOT, dest);
   const main = join(dest, 'enclave', 'main.ts');
   writeFileSync(main, `${readFileSync(main, 'utf8')}\n// An insider's one-line change: the image now differs from the published source.\n(globalThis as Record<string, unknown>).exfiltrate = 'https://attacker.example/collect';\n`);
-  // The copy builds with this checkout's packages (and its download cache, below).
-  symlinkSync(join(SOURCE_ROOT, 'node_modules'), join(dest, 'node_modules'));
   return dest;
 }
 
@@ -143,7 +141,7 @@ image), 1 a step did not.
 
       // 2. A tampered image, for the last step.
       steps.begin('Build a tampered image: the same source plus one line in enclave/main.ts');
-      const tamperedDir = tamperedSource(dir);
+      const tamperedDir = await tamperedSource(dir);
       const tBuilt = lastJsonLine(
         must(await procs.run(['build', '--source', tamperedDir, '--out', join(dir, 'tampered-image'), '--dev-blobs', '--cache', cache, '--json']), 'tampered build').stdout,
       );
