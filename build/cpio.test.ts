@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync, statSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCpio, writeCpio, type CpioEntry } from './cpio.ts';
-import { isBuildError } from './errors.ts';
+import { BuildError } from './errors.ts';
+import { codeOf } from '../test/error-codes.ts';
 
 const entries: CpioEntry[] = [
   { type: 'file', path: 'rootfs/usr/bin/tool', data: Buffer.from('#!/bin/sh\necho hi\n'), mode: 0o755 },
@@ -15,15 +16,9 @@ const entries: CpioEntry[] = [
   { type: 'file', path: 'rootfs/empty', data: new Uint8Array(0) },
 ];
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(isBuildError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
+const expectCode = (fn: () => unknown, code: string): void => {
+  expect(codeOf(fn, BuildError)).toBe(code);
+};
 
 describe('writeCpio', () => {
   it('is independent of input order and sorts paths bytewise with parents first', () => {

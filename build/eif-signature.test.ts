@@ -10,7 +10,8 @@ import { writeEif, readEif } from './eif.ts';
 import { computeEifPcrs } from './pcrs.ts';
 import { checkEifSignature, createEifSignature, parseEifSignature, pcrSignaturePayload } from './eif-signature.ts';
 import { describeEif } from './describe.ts';
-import { isBuildError } from './errors.ts';
+import { BuildError } from './errors.ts';
+import { codeOf } from '../test/error-codes.ts';
 
 let dir: string;
 const pem: Record<string, string> = {};
@@ -29,15 +30,9 @@ function makeCert(name: string, curve: string): void {
   pem[`${name}.cert`] = readFileSync(cert, 'utf8');
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(isBuildError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
+const expectCode = (fn: () => unknown, code: string): void => {
+  expect(codeOf(fn, BuildError)).toBe(code);
+};
 
 const kernel = Buffer.from('kernel');
 const cmdline = Buffer.from('console=ttyS0');

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { EIF_HEADER_SIZE, assertEifCrc, readEif, writeEif } from './eif.ts';
 import { computeEifPcrs, pcrHex } from './pcrs.ts';
 import { describeEif } from './describe.ts';
-import { isBuildError } from './errors.ts';
+import { BuildError } from './errors.ts';
+import { codeOf } from '../test/error-codes.ts';
 
 const kernel = Buffer.from('synthetic kernel '.repeat(1000));
 const cmdline = Buffer.from('console=ttyS0 reboot=k');
@@ -29,15 +30,9 @@ function pcrByHand(dir: string, name: string, parts: Buffer[]): string {
   return opensslSha384(ext).toString('hex');
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  try {
-    fn();
-  } catch (e) {
-    expect(isBuildError(e) ? e.code : e).toBe(code);
-    return;
-  }
-  throw new Error(`expected ${code}`);
-}
+const expectCode = (fn: () => unknown, code: string): void => {
+  expect(codeOf(fn, BuildError)).toBe(code);
+};
 
 describe('EIF writer', () => {
   const eif = Buffer.from(writeEif({ kernel, cmdline, metadata, ramdisks: [boot, app] }));

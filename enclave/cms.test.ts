@@ -2,20 +2,14 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CmsError, MAX_CMS_BYTES, openCiphertextForRecipient, parseCiphertextForRecipient } from './cms.ts';
+import { codeOf as codeOfError } from '../test/error-codes.ts';
 
 const fixtures = new URL('../../shared/fixtures/kms-recipient/', import.meta.url);
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, fixtures)));
 const vectors = JSON.parse(readFileSync(new URL('vectors.json', fixtures), 'utf8')) as Array<Record<string, string>>;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof CmsError ? e.code : `not a CmsError: ${String(e)}`;
-  }
-  return undefined;
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, CmsError);
 
 describe('real KMS CiphertextForRecipient vectors', () => {
   it('opens the enclaver vector (real AWS KMS output) with its recipient key', () => {

@@ -10,6 +10,7 @@ import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, ContentInfo, EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientInfo, RSAESOAEPParams } from 'pkijs';
 import { CmsError, openCiphertextForRecipient, parseCiphertextForRecipient } from '../enclave/cms.ts';
 import { buildCiphertextForRecipient } from '../simulator/kms/cms-recipient.ts';
+import { codeOf as codeOfError } from './error-codes.ts';
 
 const ours = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const theirs = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -59,14 +60,7 @@ function craft(plaintext: Buffer, v: Variant = {}): Uint8Array {
   return new Uint8Array(new ContentInfo({ contentType: v.contentType ?? '1.2.840.113549.1.7.3', content: env.toSchema() }).toSchema().toBER(false));
 }
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof CmsError ? e.code : `not a CmsError: ${String(e)}`;
-  }
-  return undefined;
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, CmsError);
 
 describe('emulator builder', () => {
   it('builds the KMS shape: SKI = SHA-256(SPKI), 256-byte key, BER indefinite lengths; openssl and our opener agree', () => {

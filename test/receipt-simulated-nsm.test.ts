@@ -5,10 +5,11 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createSimulatedNsm } from '../simulator/nsm.ts';
 import type { Nsm } from '../enclave/nsm/nsm.ts';
-import { isVerificationError } from '../verifier/errors.ts';
+import { VerificationError } from '../verifier/errors.ts';
 import { assembleReceipt, receiptPublicKey, receiptUserData, signReceiptStatement, verifyReceipt } from '../verifier/receipt.ts';
 import { buildReceiptStatement } from '../verifier/statement.ts';
 import { ARTIFACT, sampleInput, sampleManifest, testCa } from './receipt-fixtures.ts';
+import { codeOf as codeOfError } from './error-codes.ts';
 
 async function packReceipt(nsm: Nsm, nonce: Uint8Array): Promise<Uint8Array> {
   const statement = buildReceiptStatement(sampleInput());
@@ -18,15 +19,7 @@ async function packReceipt(nsm: Nsm, nonce: Uint8Array): Promise<Uint8Array> {
   return assembleReceipt(envelope, document);
 }
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVerificationError(e)) return e.code;
-    throw e;
-  }
-  return 'verified';
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, VerificationError);
 
 describe('receipts through the simulated NSM', () => {
   it('verify against the manifest the NSM runs, not against another', async () => {

@@ -1,17 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DOCUMENT_BYTES, parseAttestationDocument } from './attestation.ts';
-import { isVerificationError } from './errors.ts';
+import { VerificationError } from './errors.ts';
 import { encode, makeChain, makeDocument, MODULE_ID, T0, type DocumentSpec, type Encodable, type TestChain } from './test-documents.ts';
+import { codeOf as codeOfError } from '../test/error-codes.ts';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVerificationError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, VerificationError);
 
 let chain: TestChain;
 beforeAll(async () => {

@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CborTag, decodeCbor } from './cbor.ts';
-import { isVerificationError } from './errors.ts';
+import { isVerificationError, VerificationError } from './errors.ts';
+import { codeOf as codeOfError } from '../test/error-codes.ts';
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVerificationError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, VerificationError);
 
 describe('strict CBOR reader: accepts well-formed items', () => {
   it.each([

@@ -4,18 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { KEY_USAGE_DIGITAL_SIGNATURE, KEY_USAGE_KEY_CERT_SIGN, parseCertificate } from './certificate.ts';
 import { verifyCertificatePath } from './chain.ts';
 import { readBoolean, readElement, readSmallUnsigned, readTime } from './der.ts';
-import { isVerificationError } from './errors.ts';
+import { isVerificationError, VerificationError } from './errors.ts';
 import { encode, makeChain, x509 } from './test-documents.ts';
+import { codeOf as codeOfError } from '../test/error-codes.ts';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVerificationError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, VerificationError);
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
 // A real AWS chain, read with an independent decoder.

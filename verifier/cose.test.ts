@@ -1,18 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { coseSign1SigStructure, parseCoseSign1, verifyCoseSign1Es384 } from './cose.ts';
-import { isVerificationError } from './errors.ts';
+import { VerificationError } from './errors.ts';
 import { encode, IndefiniteMap, PROTECTED_ES384, Raw, sigStructure, Tagged, type Encodable } from './test-documents.ts';
+import { codeOf as codeOfError } from '../test/error-codes.ts';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVerificationError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, VerificationError);
 
 const payload = encode(new Map<Encodable, Encodable>([['a', 1]]));
 const sig96 = new Uint8Array(96).fill(7);

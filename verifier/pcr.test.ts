@@ -1,18 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isVerificationError } from './errors.ts';
+import { VerificationError } from './errors.ts';
 import { bytesEqualConstantTime, checkDebugMode, checkPcrs, instanceIdPcr4, isDebugDocument, pcrExtend } from './pcr.ts';
 import type { AttestationDocument } from './types.ts';
+import { codeOf as codeOfError } from '../test/error-codes.ts';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (isVerificationError(e)) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, VerificationError);
 
 function doc(pcrs: Array<[number, number]>): AttestationDocument {
   return {

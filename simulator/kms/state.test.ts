@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KmsStateError, LOCK_FILE, lockStateDir, loadState, parseState, saveState, serializeState, STATE_FILE, STATE_FORMAT, type KmsState } from './state.ts';
+import { codeOf as codeOfError } from '../../test/error-codes.ts';
 
 const dirs: string[] = [];
 const temp = (): string => {
@@ -19,14 +20,7 @@ const sample = (): KmsState => ({
   aliases: [{ aliasName: 'alias/a', targetKeyId: '11111111-2222-4333-8444-555555555555', creationDate: 2 }],
 });
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof KmsStateError ? e.code : `other: ${String(e)}`;
-  }
-  return undefined;
-}
+const codeOf = (fn: () => unknown): string => codeOfError(fn, KmsStateError);
 
 describe('emulator state', () => {
   it('round-trips through the file and leaves no temp files', () => {
