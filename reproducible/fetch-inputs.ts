@@ -23,6 +23,30 @@ function run(cmd: string, args: string[], cwd: string): void {
   }
 }
 
+let aptListsRefreshed = false;
+
+/**
+ * `apt-get download` of one pinned version. On a fresh machine the package lists may be
+ * empty or stale; as root the build refreshes them once (`apt-get update`) and tries again,
+ * otherwise the error says to.
+ */
+function downloadDeb(deb: PinnedDeb, dir: string, progress: Progress): void {
+  try {
+    run('apt-get', ['download', '-q', `${deb.package}=${deb.version}`], dir);
+  } catch (e) {
+    if (aptListsRefreshed || process.getuid?.() !== 0) {
+      if (process.getuid?.() !== 0 && e instanceof Error) {
+        e.message += ' (if the apt package lists are empty or stale, run `apt-get update` as root and build again)';
+      }
+      throw e;
+    }
+    progress('apt package lists missing or stale: running apt-get update once');
+    aptListsRefreshed = true;
+    run('apt-get', ['update', '-qq'], dir);
+    run('apt-get', ['download', '-q', `${deb.package}=${deb.version}`], dir);
+  }
+}
+
 /** Move a finished temporary directory into place; if another process got there first, keep theirs. */
 function publish(tmp: string, final: string): void {
   try {
@@ -54,7 +78,7 @@ export function fetchDeb(deb: PinnedDeb, cacheDir: string, progress: Progress): 
     const tmp = join(dir, `tmp-${process.pid}-${deb.package}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    run('apt-get', ['download', '-q', `${deb.package}=${deb.version}`], tmp);
+    downloadDeb(deb, tmp, progress);
     const got = readdirSync(tmp).filter((f) => f.endsWith('.deb'));
     if (got.length !== 1) buildFail('INPUT_UNAVAILABLE', `apt-get download ${deb.package}=${deb.version} produced ${got.length} files`);
     renameSync(join(tmp, got[0] as string), path);
