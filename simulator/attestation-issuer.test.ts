@@ -184,7 +184,7 @@ function refusalCode(fn: () => unknown): string {
   return 'verified';
 }
 
-describe('against verifyAttestationDocument (helper verifier-core)', () => {
+describe('against verifyAttestationDocument', () => {
   const pcrs = new Map([[0, pcr0], [1, pcr1], [2, pcr2]]);
   const at = (extra: Partial<VerifyAttestationOptions> = {}): VerifyAttestationOptions => ({
     root: ca.rootDer,
