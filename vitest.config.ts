@@ -9,6 +9,6 @@ export default defineConfig({
     pool: 'forks',
     // The pinned AWS SDK supports Node 20; its notice about future releases is in the README.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
