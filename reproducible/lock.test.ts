@@ -25,7 +25,7 @@ describe('inputs lock', () => {
     expect(lock.debs.length).toBeGreaterThan(5);
     expect(lock.debs.every((d) => /^[0-9a-f]{64}$/.test(d.sha256) && d.files.length > 0)).toBe(true);
     expect(lock.nodeRuntime.sha384).toMatch(/^[0-9a-f]{96}$/);
-    expect(lock.debs.filter((d) => d.use === 'dev-blobs').map((d) => d.package).sort()).toEqual(['busybox-static', expect.stringMatching(/^linux-image-/)]);
+    expect(lock.debs.filter((d) => d.use === 'dev-blobs').map((d) => d.package).sort()).toEqual(['klibc-utils', 'libklibc', expect.stringMatching(/^linux-image-/)]);
     // The runtime's npm lockfile pins the same version with an integrity hash.
     const npmLock = JSON.parse(readFileSync(new URL('./runtime/package-lock.json', import.meta.url), 'utf8')) as { packages: Record<string, { version?: string; integrity?: string }> };
     const pkg = npmLock.packages[`node_modules/${lock.nodeRuntime.package}`];

@@ -101,7 +101,7 @@ describe('development image boots under QEMU', () => {
 
     // The development init ran the image's cmd with exactly its env lines.
     expect(console).toContain('attested-pack dev init: starting PATH=/usr/bin:/bin NODE_ENV=production');
-    expect(console).toContain(`/bin/busybox chroot . ${ENCLAVE_CMD.join(' ')}`);
+    expect(console).toContain(`/bin/chroot . ${ENCLAVE_CMD.join(' ')}`);
     expect(console).toMatch(/"event":"listening".*"nsm":"none"/);
 
     const answer = await healthOverSocket(serialSocket, 60_000);

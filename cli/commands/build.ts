@@ -44,7 +44,7 @@ inputs give a byte-identical EIF and the same PCRs on any machine.
 
 Kernel and bootstrap ramdisk come from nitro-cli's blobs (--blobs DIR, $NITRO_CLI_BLOBS or
 /usr/share/nitro_enclaves/blobs). Where none are installed, a DEVELOPMENT blob set (Debian
-kernel + busybox init; boots under QEMU, not in an enclave) is used and the manifest says so.
+kernel + klibc init; boots under QEMU, not in an enclave) is used and the manifest says so.
 
 Options:
   --out DIR          output directory (default: out)
