@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeEif } from '../build/describe.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = fileURLToPath(new URL('../bin/attested-pack', import.meta.url));
@@ -27,7 +28,7 @@ describe('attested-pack demo', () => {
       }
       expect(r.status, r.stderr).toBe(0);
       const summary = JSON.parse(r.stdout.trim().split('\n').pop() as string) as {
-        ok: boolean; simulated: { nsm: string; root: string }; image: { manifest: string; pcrs: Record<string, string> };
+        ok: boolean; simulated: { nsm: string; root: string }; image: { eif: string; manifest: string; pcrs: Record<string, string> };
         tamperedImage: { pcr0: string; refused: string }; repo: { commit: string }; artifact: string; receipt: string;
       };
       expect(summary.ok).toBe(true);
@@ -42,8 +43,11 @@ describe('attested-pack demo', () => {
       // An auditor's independent check of what the demo left behind.
       const v = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--artifact', summary.artifact, '--root', summary.simulated.root, '--json'], { encoding: 'utf8' });
       expect(v.status, v.stderr).toBe(0);
-      const verdict = JSON.parse(v.stdout) as { ok: boolean; trust: { kind: string }; predicate: { source: { commit: string } } };
+      const verdict = JSON.parse(v.stdout) as { ok: boolean; trust: { kind: string }; predicate: { source: { commit: string } }; enclave: { pcrs: Record<string, string> } };
       expect(verdict.ok).toBe(true);
+      // The simulated enclave reported exactly the PCRs measured from the EIF that was built.
+      const measured = describeEif(readFileSync(summary.image.eif)).pcrs;
+      for (const i of ['0', '1', '2'] as const) expect(verdict.enclave.pcrs[i]).toBe(measured[i]);
       expect(verdict.trust.kind).toBe('simulated');
       expect(verdict.predicate.source.commit).toBe(summary.repo.commit);
       // The receipt does not verify against the AWS root: nothing trusts the simulator by default.
