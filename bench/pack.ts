@@ -7,18 +7,18 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
-import { startPackWorld, type PackWorld } from '../test/pack-world.ts';
+import { hostConfigFor, startPackWorld, type PackWorld } from '../test/pack-world.ts';
 import { CI_USER, ENCLAVE_ROLE } from '../test/kms-harness.ts';
 import { collectGitObjects, type CollectedObjects } from '../cli/pack-client/git-objects.ts';
 import { clefInputPaths } from '../cli/pack-client/clef-paths.ts';
 import { requestPack } from '../cli/pack-client/host-client.ts';
 import { callEnclave } from '../host/enclave-client.ts';
-import { parseHostConfig, sha256HexOfToken } from '../host/config.ts';
+import { parseHostConfig } from '../host/config.ts';
 import { hostLogger, startHost } from '../host/service.ts';
 import { openCommit } from '../enclave/git/index.ts';
 import { startEnclaveServer } from '../enclave/server.ts';
@@ -48,18 +48,7 @@ async function main(): Promise<void> {
   await world.startEnclave(undefined, { observe: (p) => phases.push(p) });
   const dir = mkdtempSync(join(tmpdir(), 'bench-pack-'));
   const TOKEN = 'bench-token-0123456789abcdef';
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(world.manifest));
-  writeFileSync(join(dir, 'root.pem'), world.ca.rootPem);
-  const hostConfigJson = {
-        listen: { host: '127.0.0.1', port: 0 },
-        enclave: { socketPath: world.socketPath },
-        region: 'us-east-1',
-        manifest: 'manifest.json',
-        attestationRoot: 'root.pem',
-        credentials: { source: 'static', accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken },
-        auth: { tokens: [{ name: 'bench', sha256: sha256HexOfToken(TOKEN), identities: ['payments-api'], environments: ['production'] }] },
-        logLevel: 'silent',
-  };
+  const hostConfigJson = hostConfigFor(world, dir, { token: TOKEN, logLevel: 'silent' });
   const host = await startHost(parseHostConfig(JSON.stringify(hostConfigJson), dir), { logger: hostLogger('silent') });
   try {
     const clef = readFileSync(join(world.repoDir, 'clef.yaml'), 'utf8');

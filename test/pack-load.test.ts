@@ -9,9 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPackWorld, type PackWorld } from './pack-world.ts';
-import { ENCLAVE_ROLE } from './kms-harness.ts';
-import { sha256HexOfToken } from '../host/config.ts';
+import { hostConfigFor, startPackWorld, type PackWorld } from './pack-world.ts';
 import { collectGitObjects, type CollectedObjects } from '../cli/pack-client/git-objects.ts';
 import { clefInputPaths } from '../cli/pack-client/clef-paths.ts';
 import { parseReceipt } from '../verifier/receipt.ts';
@@ -37,21 +35,9 @@ beforeAll(async () => {
   world = await startPackWorld();
   await world.startEnclave();
   dir = mkdtempSync(join(tmpdir(), 'pack-load-'));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(world.manifest));
-  writeFileSync(join(dir, 'root.pem'), world.ca.rootPem);
   writeFileSync(
     join(dir, 'host.json'),
-    JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      enclave: { socketPath: world.socketPath },
-      region: 'us-east-1',
-      manifest: 'manifest.json',
-      attestationRoot: 'root.pem',
-      credentials: { source: 'static', accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken },
-      auth: { tokens: [{ name: 'ci', sha256: sha256HexOfToken(TOKEN), identities: ['payments-api'], environments: ['production'] }] },
-      limits: { maxConcurrentPacks: 2, maxQueuedPacks: 16, packDeadlineMs: 120_000 },
-      logLevel: 'warn',
-    }),
+    JSON.stringify(hostConfigFor(world, dir, { token: TOKEN, limits: { maxConcurrentPacks: 2, maxQueuedPacks: 16, packDeadlineMs: 120_000 } })),
   );
   host = spawn(process.execPath, [CLI, 'host', '--config', join(dir, 'host.json'), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   hostUrl = await new Promise<string>((resolve, reject) => {

@@ -15,6 +15,7 @@ import { createSimulatedNsm } from '../simulator/nsm.ts';
 import { generateKeyPolicy } from '../policy/generate.ts';
 import type { BuildManifest } from '../verifier/build-manifest.ts';
 import { startEgressProxy, type RunningEgressProxy } from '../host/egress.ts';
+import { sha256HexOfToken } from '../host/config.ts';
 import { startEnclaveServer, type RunningEnclaveServer } from '../enclave/server.ts';
 import { createPackHandler, type PackPhases } from '../enclave/pack.ts';
 import { encryptSops, kmsKeyWrapper } from '../enclave/sops/encrypt.ts';
@@ -171,6 +172,26 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     },
   };
   return world;
+}
+
+/**
+ * A host configuration (the file format of `attested-pack host --config`) for this world:
+ * writes manifest.json and root.pem into `dir` and refers to them relatively.
+ */
+export function hostConfigFor(world: PackWorld, dir: string, opts: { token: string; logLevel?: string; limits?: Record<string, number> }): Record<string, unknown> {
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(world.manifest));
+  writeFileSync(join(dir, 'root.pem'), world.ca.rootPem);
+  return {
+    listen: { host: '127.0.0.1', port: 0 },
+    enclave: { socketPath: world.socketPath },
+    region: 'us-east-1',
+    manifest: 'manifest.json',
+    attestationRoot: 'root.pem',
+    credentials: { source: 'static', accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken },
+    auth: { tokens: [{ name: 'ci', sha256: sha256HexOfToken(opts.token), identities: ['payments-api'], environments: ['production'] }] },
+    ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+    logLevel: opts.logLevel ?? 'warn',
+  };
 }
 
 export { ENCLAVE_ROLE };
