@@ -7,7 +7,7 @@ import { makeChain, makeDocument, T0 } from '../../verifier/test-documents.ts';
 import { decodeDocumentFile, printable } from './verify-attestation.ts';
 import { runCli, type CliRun } from '../../test/cli-support.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/nitro/docs/', import.meta.url);
+const FIXTURES = new URL('../../test/fixtures/nitro/docs/', import.meta.url);
 const fixture = (name: string): string => new URL(name, FIXTURES).pathname;
 const VALID = fixture('anjuna-1.cbor');
 const VALID_INDEFINITE = fixture('epsilon-nitro-verify-h1.cbor');
