@@ -9,18 +9,20 @@ import {
   validateStatement,
   type ReceiptPredicateInput,
 } from './statement.ts';
+import { NO_PACK_OPTIONS, sampleReceiptAuthorization } from './test-authorization.ts';
 
 function input(): ReceiptPredicateInput {
   return {
     artifactName: 'api/production.json',
+    authorization: sampleReceiptAuthorization('1'.repeat(64)),
     source: {
-      repository: 'github.com/example/secrets',
+      repository: 'example/secrets',
       commit: '1'.repeat(64),
       objectFormat: 'sha256',
       clefYaml: '2'.repeat(64),
       cells: [{ namespace: 'db', environment: 'production', path: 'secrets/db/production.enc.yaml', blob: '3'.repeat(64) }],
     },
-    pack: { identity: 'api', environment: 'production', namespaces: ['db', 'cache'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z' },
+    pack: { identity: 'api', environment: 'production', namespaces: ['db', 'cache'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z', options: { ...NO_PACK_OPTIONS, signingKeyArn: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' } },
     kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' },
     artifactSha256: '4'.repeat(64),
     builderVersion: '0.1.0',
@@ -49,7 +51,7 @@ describe('receipt statement', () => {
     const s = buildReceiptStatement(input());
     const json = new TextDecoder().decode(serializeStatement(s));
     expect(json.startsWith('{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"api/production.json","digest":{"sha256":"4444')).toBe(true);
-    expect(Object.keys(s.predicate)).toEqual(['source', 'pack', 'kms', 'artifact', 'builder']);
+    expect(Object.keys(s.predicate)).toEqual(['authorization', 'source', 'pack', 'kms', 'artifact', 'builder']);
     expect(Object.keys(s.predicate.source)).toEqual(['repository', 'commit', 'objectFormat', 'clefYaml', 'cells']);
     expect(s.predicate.builder).toEqual({ name: 'attested-pack', version: '0.1.0' });
     expect(s.predicate.artifact.sha256).toBe(s.subject[0].digest.sha256);
