@@ -162,6 +162,7 @@ describe('parseTrustPolicy: refusals', () => {
     ['runner rule on gitlab', (p) => { p.repositories[1].environments.production.requireGithubHostedRunner = true; }, /GitHub issuers only/],
     ['protected rule on github', (p) => { prod(p).requireProtected = true; }, /GitLab issuers only/],
     ['gitlab unprotected in production policy', (p) => { p.repositories[1].environments.production.requireProtected = false; }, /only in a development policy/],
+    ['run attempt on gitlab', (p) => { p.repositories[1].environments.production.maxRunAttempt = 2; }, /GitHub issuers only/],
     ['run attempt 0', (p) => { prod(p).maxRunAttempt = 0; }, /maxRunAttempt/],
     ['commit age too small', (p) => { prod(p).maxCommitAgeSeconds = 1; }, /maxCommitAgeSeconds/],
     ['control character', (p) => { gh(p).name = 'org/a\u0007'; }, /control characters/],

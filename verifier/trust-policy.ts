@@ -213,6 +213,8 @@ function parseEnvironment(v: unknown, where: string, kind: IssuerKind, developme
   if (requireProtected && kind !== 'gitlab') bad(`${where}.requireProtected`, 'applies to GitLab issuers only');
   // Unprotected GitLab refs can be pushed by any developer: allowed for demos only.
   if (kind === 'gitlab' && !requireProtected && !development) bad(`${where}.requireProtected`, 'may be false only in a development policy');
+  // GitLab tokens carry no run attempt; a limit there would look enforced and not be.
+  if (kind !== 'github' && o.maxRunAttempt !== undefined && o.maxRunAttempt !== null) bad(`${where}.maxRunAttempt`, 'applies to GitHub issuers only');
   return {
     refs,
     tagRulesExist,
