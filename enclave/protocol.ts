@@ -43,6 +43,7 @@ export const ENCLAVE_ERROR_CODES = {
   GIT_MALFORMED: 'a git object cannot be parsed',
   GIT_PATH_INVALID: 'a requested path is not a safe relative path',
   GIT_TOO_LARGE: 'git objects exceed a size or count limit',
+  SHA1_COLLISION: 'a sha1 git object carries a SHA-1 collision attack (SHA-1DC detection)',
   CONNECTION_CLOSED: 'the connection closed before the response arrived',
   ENCLAVE_UNREACHABLE: 'the enclave endpoint does not accept connections',
   INTERNAL: 'an unexpected internal error',
