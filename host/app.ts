@@ -86,6 +86,18 @@ export function statusForEnclaveError(code: EnclaveErrorCode, detail?: string): 
   }
 }
 
+/**
+ * KMS refusals carry the role ARN, the instance id and the key policy's wording; CI gets the
+ * code and a short reason, the full text stays in the host log (issue 14 item 10).
+ */
+function messageForCi(e: EnclaveProtocolError, requestId: string): string {
+  const d = e.detail ?? '';
+  if (d === 'SOPS_NO_DATA_KEY' || d.startsWith('KMS_')) {
+    return `KMS refused the enclave's request (${d}); the host log has the details under request id ${requestId}`;
+  }
+  return e.message;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
@@ -278,7 +290,7 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
           const status = statusForEnclaveError(e.code, e.detail);
           request.log.warn({ code: e.code, detail: e.detail }, 'enclave refused the pack');
           if (status === 503) void reply.header('retry-after', '5');
-          return reply.code(status).send(errorBody(request, e.code, e.message, e.detail));
+          return reply.code(status).send(errorBody(request, e.code, messageForCi(e, request.id), e.detail));
         }
       } finally {
         clearTimeout(deadline);

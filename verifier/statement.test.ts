@@ -63,9 +63,41 @@ describe('receipt statement', () => {
     expect(withInput((i) => {
       i.source.objectFormat = 'sha1';
       i.source.commit = 'a'.repeat(40);
+      i.authorization.sha = 'a'.repeat(40);
       i.source.clefYaml = 'b'.repeat(40);
       i.source.cells = [];
     })).toBe('ok');
+  });
+
+  it('records the verified caller proof and refuses one that does not fit the statement', () => {
+    const s = buildReceiptStatement(input());
+    expect(Object.keys(s.predicate.authorization)).toContain('trustPolicySha384');
+    expect(parseStatement(serializeStatement(s)).predicate.authorization).toEqual(s.predicate.authorization);
+    // the proof vouches for the computed commit and names the same repository
+    expect(withInput((i) => (i.authorization.sha = '9'.repeat(64)))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.repository = 'other/repo'))).toBe('STATEMENT_MALFORMED');
+    // every member is required; unknown ones are refused
+    expect(withInput((i) => delete (i.authorization as Partial<typeof i.authorization>).actor)).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => ((i.authorization as unknown as Record<string, unknown>).extra = 1))).toBe('STATEMENT_MALFORMED');
+    // method-specific members
+    expect(withInput((i) => (i.authorization.issuer = null))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.signerFingerprint = `SHA256:${'A'.repeat(43)}`))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization = { ...i.authorization, method: 'sshsig', issuer: null, issuedAt: null }))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization = { ...i.authorization, method: 'sshsig', signerFingerprint: `SHA256:${'A'.repeat(43)}` }))).toBe('ok');
+    expect(withInput((i) => ((i.authorization as unknown as Record<string, unknown>).method = 'none'))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.trustPolicySha384 = 'A'.repeat(96)))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.runAttempt = 0))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.issuer = 'http://insecure.example'))).toBe('STATEMENT_MALFORMED');
+  });
+
+  it('records every pack option, consistent with the KMS keys used', () => {
+    expect(withInput((i) => (i.pack.options.ttlSeconds = 3600))).toBe('ok');
+    expect(withInput((i) => (i.pack.options.ttlSeconds = -1))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.pack.options.ttlSeconds = 1.5))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => ((i.pack.options as unknown as Record<string, unknown>).bindEncryptionContext = 'yes'))).toBe('STATEMENT_MALFORMED');
+    // the signing key used must be the one requested (a stripped signature shows as a mismatch)
+    expect(withInput((i) => (i.pack.options.signingKeyArn = null))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => ((i.pack.options as unknown as Record<string, unknown>).repository = 'x'))).toBe('STATEMENT_MALFORMED');
   });
 
   it('refuses every rule violation (STATEMENT_MALFORMED)', () => {
