@@ -47,6 +47,10 @@ export function fakeManifest(seed = 'image-a'): BuildManifest {
   };
 }
 
+/** The dev environment's one namespace (identity `web`), and its secret. */
+export const DEV_NAMESPACE = 'database';
+export const DEV_SECRET = `dev-${randomBytes(6).toString('hex')}`;
+
 /** The secrets the sample repo holds: namespace → key → value. */
 export const SAMPLE_SECRETS: Record<string, Record<string, string | number | boolean>> = {
   database: { DB_PASSWORD: `pw-${randomBytes(6).toString('hex')}`, DB_PORT: 5432 },
@@ -65,7 +69,8 @@ export interface PackWorld {
   trustPolicySha384: string;
   ca: TestCa;
   manifest: BuildManifest;
-  keys: { sops: string; envelope: string; signing: string };
+  /** sops = production's SOPS key; sopsDev = the dev environment's (the trust policy keeps them apart). */
+  keys: { sops: string; sopsDev: string; envelope: string; signing: string };
   repoDir: string;
   socketPath: string;
   egress: RunningEgressProxy;
@@ -109,10 +114,10 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
   const admin = harness.client(ADMIN);
   const createKey = async (spec: 'SYMMETRIC_DEFAULT' | 'ECC_NIST_P256') =>
     (await admin.send(new CreateKeyCommand(spec === 'SYMMETRIC_DEFAULT' ? {} : { KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.Arn as string;
-  const keys = { sops: await createKey('SYMMETRIC_DEFAULT'), envelope: await createKey('SYMMETRIC_DEFAULT'), signing: await createKey('ECC_NIST_P256') };
-  for (const kind of ['sops', 'envelope', 'signing'] as const) {
+  const keys = { sops: await createKey('SYMMETRIC_DEFAULT'), sopsDev: await createKey('SYMMETRIC_DEFAULT'), envelope: await createKey('SYMMETRIC_DEFAULT'), signing: await createKey('ECC_NIST_P256') };
+  for (const kind of ['sops', 'sopsDev', 'envelope', 'signing'] as const) {
     const policy = generateKeyPolicy({
-      key: kind,
+      key: kind === 'sopsDev' ? 'sops' : kind,
       manifest,
       enclaveRoleArn: 'arn:aws:iam::111122223333:role/enclave-role',
       adminArns: [ADMIN.principalArn],
@@ -131,8 +136,10 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     'environments:',
     '  - name: production',
     '    description: Production',
+    '  - name: dev',
+    '    description: Development',
     'namespaces:',
-    ...Object.keys(secrets).flatMap((ns) => [`  - name: ${ns}`, `    description: Namespace ${ns}`]),
+    ...[...new Set([...Object.keys(secrets), DEV_NAMESPACE])].flatMap((ns) => [`  - name: ${ns}`, `    description: Namespace ${ns}`]),
     'sops:',
     '  default_backend: awskms',
     `  aws_kms_arn: ${keys.sops}`,
@@ -146,10 +153,21 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     '        kms:',
     '          provider: aws',
     `          keyId: ${keys.envelope}`,
+    '  - name: web',
+    '    description: The web front end (dev only)',
+    `    namespaces: [${DEV_NAMESPACE}]`,
+    '    environments:',
+    '      dev:',
+    '        kms:',
+    '          provider: aws',
+    `          keyId: ${keys.envelope}`,
     '',
   ].join('\n');
   writeFileSync(join(repoDir, 'clef.yaml'), clefYaml);
-  writeFileSync(join(repoDir, '.attested-pack.yaml'), repoRulesYaml({ 'payments-api': { production: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } } }));
+  writeFileSync(
+    join(repoDir, '.attested-pack.yaml'),
+    repoRulesYaml({ 'payments-api': { production: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } }, web: { dev: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } } }),
+  );
   const ci = harness.client(CI_USER);
   for (const [ns, values] of Object.entries(secrets)) {
     const plain = Object.entries(values).map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n';
@@ -157,13 +175,22 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, await encryptSops(plain, { format: 'yaml', fileName: file, keys: [kmsKeyWrapper({ arn: keys.sops, encrypt: sdkKmsEncrypt(() => ci) })] }));
   }
+  const devFile = join(repoDir, 'secrets', DEV_NAMESPACE, 'dev.enc.yaml');
+  mkdirSync(dirname(devFile), { recursive: true });
+  writeFileSync(devFile, await encryptSops(`DEV_ONLY: "${DEV_SECRET}"\n`, { format: 'yaml', fileName: devFile, keys: [kmsKeyWrapper({ arn: keys.sopsDev, encrypt: sdkKmsEncrypt(() => ci) })] }));
   git(repoDir, ['add', '.']);
   git(repoDir, ['commit', '-q', '-m', 'secrets']);
 
   // CI's issuer, and the DEVELOPMENT trust policy that trusts it for this repository's main.
   const issuer = await startOidcIssuer();
   const trustPolicy = developmentTrustPolicyBytes(issuer, [
-    { ...WORLD_REPOSITORY, environments: { production: { refs: ['refs/heads/main'], kmsKeyArns: [keys.sops] } } },
+    {
+      ...WORLD_REPOSITORY,
+      environments: {
+        production: { refs: ['refs/heads/main'], kmsKeyArns: [keys.sops], maxCommitAgeSeconds: 30 * 24 * 3600 },
+        dev: { refs: ['refs/heads/main'], kmsKeyArns: [keys.sopsDev] },
+      },
+    },
   ]);
 
   // The enclave's only way out: tunnel socket → egress proxy → (allowlisted) the emulator and the issuer.
