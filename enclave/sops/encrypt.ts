@@ -113,7 +113,7 @@ export async function encryptSops(plaintext: string, opts: EncryptSopsOptions): 
           return encrypted ? { kind: 'comment', text: encryptValue('comment', node.text, key, aadFor(path)) } : node;
         }
         mac.add(encrypted, node.raw ?? node.text);
-        return encrypted ? str(encryptValue(node.type, node.text, key, aadFor(path))) : node;
+        return encrypted ? str(encryptValue(node.type, node.raw ?? node.text, key, aadFor(path))) : node;
       }),
     );
     const now = opts.now ?? new Date();
