@@ -2,7 +2,7 @@
 // file of tricky YAML and JSON scalars; for every leaf, the ENC type sops chose and the
 // plaintext it encrypted must equal what our parser assigns to the same source text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ageUnwrapper, decryptSops, parseSops, type SopsFormat } from '../enclave/sops/index.ts';
+import { ageUnwrapper, decryptSops, parseSops, type SopsWriteFormat } from '../enclave/sops/index.ts';
 import { parsePlainBranches } from '../enclave/sops/document.ts';
 import { DEFAULT_LIMITS, type SopsNode } from '../enclave/sops/tree.ts';
 import { newAgeKey, runSops, scratch, type AgeKeyPair, type Scratch } from './sops-support.ts';
@@ -35,7 +35,7 @@ function leaves(n: SopsNode, out: Array<[string, string]> = []): Array<[string, 
   return out;
 }
 
-async function compare(text: string, format: SopsFormat): Promise<void> {
+async function compare(text: string, format: SopsWriteFormat): Promise<void> {
   const p = s.write(`scalars.${format}`, text);
   const r = runSops(['encrypt', '--age', key.recipient, p], { cwd: s.dir });
   expect(r.stderr).toBe('');
