@@ -66,6 +66,15 @@ describe('comments inside encrypted lists', () => {
     });
   });
 
+  it('refuses a comment holding an encrypted value (it would enter sops\' MAC and fail it)', async () => {
+    const base = await craftYaml([{ key: 'a', type: 'str', plain: 'v' }], key.recipient);
+    const v = /^a: (ENC\[[^\]]+\])$/m.exec(base)?.[1] ?? '';
+    expect(v).not.toBe('');
+    const asList = base.replace(`a: ${v}`, `a:\n    - ${v}`);
+    expect((await ours(asList, 'yaml', 'l.yaml')).data).toEqual({ a: ['v'] });
+    expect(await oursCode(base.replace(`a: ${v}`, `a:\n    #${v}\n    - ${v}`), 'yaml')).toBe('SOPS_VALUE_MALFORMED');
+  });
+
   it('refuses a map value typed as a comment (sops turns it into a struct)', async () => {
     const text = await craftYaml([{ key: 'k', type: 'comment', plain: 'hi', mac: null }], key.recipient);
     expect(await oursCode(text, 'yaml')).toBe('SOPS_VALUE_MALFORMED');

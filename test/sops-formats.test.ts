@@ -86,6 +86,18 @@ describe('dotenv', () => {
     expect(await code('r.env', `${enc}sops_age__list_0=x\n`)).toBe('SOPS_METADATA_INVALID');
     expect(await code('r.env', `${enc}sops_age__list_5__map_enc=x\n`)).toBe('SOPS_METADATA_INVALID');
     expect(await code('r.env', 'A=1\n')).toBe('SOPS_METADATA_INVALID');
+    expect(await code('r.env', `${enc}sops_age__list_x__map_enc=x\n`)).toBe('SOPS_METADATA_INVALID');
+    expect(await code('r.env', `${enc}sops_age__map_x=x\n`)).toBe('SOPS_METADATA_INVALID');
+    expect(await code('r.env', `${enc}sops_shamir_threshold=two\n`)).toBe('SOPS_METADATA_INVALID');
+    expect(await code('r.env', `${enc}sops___map_x=x\n`)).toBe('SOPS_METADATA_INVALID');
+  });
+
+  it('applies the limits', async () => {
+    const p = (t: string, format: SopsFormat): unknown => parseSops(t, { format, fileName: 'l', limits: { maxBytes: 64, maxValues: 3 } });
+    expect(() => p('A=1\n'.repeat(20), 'dotenv')).toThrow(expect.objectContaining({ code: 'SOPS_INPUT_TOO_LARGE' }));
+    expect(() => p('A=1\nB=2\nC=3\nD=4\n', 'dotenv')).toThrow(expect.objectContaining({ code: 'SOPS_INPUT_TOO_LARGE' }));
+    expect(() => p('[a]\n'.repeat(20), 'ini')).toThrow(expect.objectContaining({ code: 'SOPS_INPUT_TOO_LARGE' }));
+    expect(() => p('[a]\nb=1\nc=2\nd=3\n', 'ini')).toThrow(expect.objectContaining({ code: 'SOPS_INPUT_TOO_LARGE' }));
   });
 });
 
@@ -111,6 +123,9 @@ describe('ini', () => {
     expect(await code('r.ini', withLine('[b] junk'))).toBe('SOPS_UNSUPPORTED');
     expect(await code('r.ini', withLine('novalue'))).toBe('SOPS_MALFORMED');
     expect(await code('r.ini', withLine('[unclosed'))).toBe('SOPS_MALFORMED');
+    expect(await code('r.ini', withLine('[]'))).toBe('SOPS_MALFORMED');
+    expect(await code('r.ini', withLine('= x'))).toBe('SOPS_MALFORMED');
+    expect(await code('r.ini', withLine('[DEFAULT]'))).toBe('SOPS_UNSUPPORTED');
     expect(await code('r.ini', `\ufeff${enc}`)).toBe('SOPS_MALFORMED');
     expect(await code('r.ini', '[a]\nk=v\n')).toBe('SOPS_METADATA_INVALID');
   });
