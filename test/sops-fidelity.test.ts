@@ -117,6 +117,37 @@ describe('strings that are not UTF-8', () => {
   });
 });
 
+describe('file bytes that are not UTF-8', () => {
+  function sopsJsonBytes(name: string, bytes: Buffer): { status: number | null; out: unknown } {
+    const r = runSops(['decrypt', '--output-type', 'json', s.write(name, bytes as unknown as string)], { cwd: s.dir, ageIdentities: [key.identity] });
+    return { status: r.status, out: r.status === 0 ? JSON.parse(r.stdout) : undefined };
+  }
+
+  it('JSON: each invalid byte reads as U+FFFD, as Go\'s decoder reads it', async () => {
+    const enc = sopsEncrypt('fb.json', '{"x_unencrypted": "a\ufffd\ufffdb", "k": "v"}');
+    const bytes = Buffer.from(enc.replace('a\ufffd\ufffdb', 'a__b'), 'utf8');
+    const at = bytes.indexOf('a__b');
+    bytes[at + 1] = 0xff;
+    bytes[at + 2] = 0xc3;
+    const want = sopsJsonBytes('fb-enc.json', bytes);
+    expect(want.status).toBe(0);
+    const d = await decryptSops(parseSops(bytes, { format: 'json', fileName: 'fb.json' }), ageUnwrapper([key.identity]));
+    expect(d.data).toEqual(want.out);
+    expect(d.data).toEqual({ x_unencrypted: 'a\ufffd\ufffdb', k: 'v' });
+  });
+
+  it('YAML: refused, as go-yaml refuses it; dotenv and ini: refused', async () => {
+    const enc = sopsEncrypt('fb.yaml', 'x_unencrypted: a__b\nk: v\n');
+    const bytes = Buffer.from(enc, 'utf8');
+    bytes[bytes.indexOf('a__b') + 1] = 0xff;
+    expect(sopsJsonBytes('fb-enc.yaml', bytes).status).not.toBe(0);
+    expect(() => parseSops(bytes, { format: 'yaml', fileName: 'fb.yaml' })).toThrow(expect.objectContaining({ code: 'SOPS_MALFORMED' }));
+    expect(() => parseSops(Buffer.from([0x41, 0x3d, 0xff, 0x0a]), { format: 'dotenv', fileName: 'fb.env' })).toThrow(expect.objectContaining({ code: 'SOPS_UNSUPPORTED' }));
+    expect(() => parseSops(Buffer.from([0x41, 0x3d, 0xff, 0x0a]), { format: 'ini', fileName: 'fb.ini' })).toThrow(expect.objectContaining({ code: 'SOPS_UNSUPPORTED' }));
+    expect(() => parseSops(Buffer.alloc(100), { format: 'json', fileName: 'big.json', limits: { maxBytes: 10 } })).toThrow(expect.objectContaining({ code: 'SOPS_INPUT_TOO_LARGE' }));
+  });
+});
+
 describe('lone surrogates', () => {
   it('JSON \\ud800 reads as U+FFFD, as Go\'s decoder does (values and keys)', async () => {
     const text = '{"v": "a\\ud800b", "pair": "\\ud83d\\ude00", "bad\\udc00key": "x", "v_unencrypted": "c\\udfffd"}';

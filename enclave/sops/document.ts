@@ -2,6 +2,7 @@
 // metadata. Parsing applies the limits and refuses anything sops itself would refuse.
 import { loadDotenvFile } from './dotenv-store.ts';
 import { SopsError } from './errors.ts';
+import { goJsonString } from './go-format.ts';
 import { loadIniFile } from './ini-store.ts';
 import { parseJsonBranches } from './json-store.ts';
 import { parseMetadata, type SopsMetadata } from './metadata.ts';
@@ -67,9 +68,31 @@ function loadTreeFormat(text: string, format: 'yaml' | 'json' | 'binary', fileNa
   return { branches, metaNode };
 }
 
-export function parseSops(text: string, options: ParseSopsOptions): ParsedSops {
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * File bytes to text as sops' reader for the format sees them: Go's JSON decoder turns each
+ * invalid byte into U+FFFD; go-yaml refuses invalid UTF-8; dotenv and ini values would keep
+ * raw bytes, which we refuse rather than carry through every key and value.
+ */
+function decodeFile(bytes: Uint8Array, format: SopsFormat, fileName: string, limits: SopsLimits): string {
+  if (bytes.length > limits.maxBytes) throw new SopsError('SOPS_INPUT_TOO_LARGE', `file larger than ${limits.maxBytes} bytes`, { fileName });
+  if (format === 'json' || format === 'binary') return goJsonString(bytes);
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new SopsError(format === 'yaml' ? 'SOPS_MALFORMED' : 'SOPS_UNSUPPORTED', `file is not valid UTF-8`, { fileName });
+  }
+}
+
+/**
+ * Parse a SOPS file. Pass the file's bytes where there are any: text decoded by the caller
+ * may already have lost what sops would refuse (invalid UTF-8 in YAML).
+ */
+export function parseSops(input: string | Uint8Array, options: ParseSopsOptions): ParsedSops {
   const limits: SopsLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const { fileName, format } = options;
+  const text = typeof input === 'string' ? input : decodeFile(input, format, fileName, limits);
   let loaded: { branches: SopsBranch[]; metaNode: SopsNode };
   if (format === 'dotenv' || format === 'ini') {
     const f = format === 'dotenv' ? loadDotenvFile(text, fileName, limits) : loadIniFile(text, fileName, limits);

@@ -187,19 +187,26 @@ export function canonicalLastModified(s: string): string | undefined {
  * replaces a truncated sequence with a single U+FFFD instead.)
  */
 export function goJsonString(bytes: Uint8Array): string {
-  let out = '';
+  const parts: string[] = [];
+  let run = 0;
   let i = 0;
+  const flush = (end: number): void => {
+    if (end > run) parts.push(Buffer.from(bytes.buffer, bytes.byteOffset + run, end - run).toString('utf8'));
+  };
   while (i < bytes.length) {
     const n = goRuneLength(bytes, i);
-    if (n === 0) {
-      out += '\ufffd';
-      i += 1;
-    } else {
-      out += Buffer.from(bytes.subarray(i, i + n)).toString('utf8');
+    if (n > 0) {
       i += n;
+      continue;
     }
+    // Valid runs are decoded whole; the bad byte becomes one U+FFFD.
+    flush(i);
+    parts.push('\ufffd');
+    i += 1;
+    run = i;
   }
-  return out;
+  flush(bytes.length);
+  return parts.join('');
 }
 
 /** Length of the valid UTF-8 sequence at `i` (Go's utf8.DecodeRune rules), 0 if invalid. */
