@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packRequestAudience, type CanonicalPackRequest } from '../../verifier/pack-request.ts';
 import { canonicalTrustPolicyBytes, trustPolicyDigest, type TrustPolicy } from '../../verifier/trust-policy.ts';
@@ -211,41 +212,67 @@ describe('authorizePack: GitLab', () => {
 
 describe('authorizePack: sshsig', () => {
   const webDev = request({ identity: 'web', environment: 'dev' });
-  const good: AuthorizeInput['verifySshsig'] = (_raw, _sig, allowed) => ({ publicKey: allowed[0] as string, fingerprint: 'SHA256:abc' });
+  const fingerprint = (line: string): string => `SHA256:${createHash('sha256').update(Buffer.from(line.split(' ')[1] as string, 'base64')).digest('base64').replace(/=+$/, '')}`;
+  const good: AuthorizeInput['verifySshsig'] = (_raw, allowed) => ({ fingerprint: fingerprint(allowed[0] as string) });
 
   it('is refused when this build has no sshsig verifier', async () => {
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'sig' } })))).toBe('SSHSIG_INVALID');
+    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' } })))).toBe('SSHSIG_INVALID');
   });
 
   it('authorizes a listed signer for a listed identity and environment', async () => {
     let offered: readonly string[] = [];
-    const a = await authorizePack(input({ req: webDev, proof: { sshSignature: 'sig' }, verifySshsig: (raw, sig, allowed) => { offered = allowed; return good(raw, sig, allowed); } }));
+    let format: string | undefined;
+    const a = await authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: (raw, allowed, opts) => { offered = allowed; format = opts?.objectFormat; return good(raw, allowed, opts); } }));
     expect(offered).toEqual([TEST_SSH_KEY]);
-    expect(a).toMatchObject({ method: 'sshsig', issuer: null, repository: 'org/app', repositoryId: '123456', sha: COMMIT, signerFingerprint: 'SHA256:abc', allowedKmsKeyArns: [DEV_KEY_ARN], ref: null });
+    expect(format).toBe('sha1');
+    expect(a).toMatchObject({ method: 'sshsig', issuer: null, repository: 'org/app', repositoryId: '123456', repositoryOwnerId: '7890', sha: COMMIT, signerFingerprint: fingerprint(TEST_SSH_KEY), allowedKmsKeyArns: [DEV_KEY_ARN], ref: null, issuedAt: null });
   });
 
   it('no signer for this identity or environment: PACK_UNAUTHORIZED', async () => {
-    expect(await code(authorizePack(input({ proof: { sshSignature: 'sig' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
-    expect(await code(authorizePack(input({ req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'sig' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
+    expect(await code(authorizePack(input({ proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
+    expect(await code(authorizePack(input({ req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
   });
 
-  it('a signature that does not verify, or names a key not offered, is SSHSIG_INVALID', async () => {
-    const bad = (): never => { throw new Error('wrong namespace'); };
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'sig' }, verifySshsig: bad })))).toBe('SSHSIG_INVALID');
-    const liar: AuthorizeInput['verifySshsig'] = () => ({ publicKey: 'ssh-ed25519 AAAAother', fingerprint: 'SHA256:x' });
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'sig' }, verifySshsig: liar })))).toBe('SSHSIG_INVALID');
+  it('a signature that does not verify, or a fingerprint not offered, is SSHSIG_INVALID', async () => {
+    const wrongNamespace = (): never => { throw Object.assign(new Error("signature namespace is 'file', not 'git'"), { code: 'SSHSIG_INVALID' }); };
+    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: wrongNamespace })))).toBe('SSHSIG_INVALID');
+    const crash = (): never => { throw new Error('boom'); };
+    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: crash })))).toBe('SSHSIG_INVALID');
+    const liar: AuthorizeInput['verifySshsig'] = () => ({ fingerprint: 'SHA256:other' });
+    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: liar })))).toBe('SSHSIG_INVALID');
     expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: '' }, verifySshsig: good })))).toBe('SSHSIG_INVALID');
   });
 
   it('still requires the repository rule and the commit age', async () => {
-    expect(await code(authorizePack(input({ req: webDev, files: {}, proof: { sshSignature: 'sig' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
+    expect(await code(authorizePack(input({ req: webDev, files: {}, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
     const policy = testPolicy((p) => { p.repositories[0].environments.dev.maxCommitAgeSeconds = 60; });
-    expect(await code(authorizePack(input({ policy, req: webDev, proof: { sshSignature: 'sig' }, verifySshsig: good })))).toBe('COMMIT_TOO_OLD');
+    expect(await code(authorizePack(input({ policy, req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('COMMIT_TOO_OLD');
   });
 
   it('a signer without identities works for any identity only in a development policy', async () => {
     const policy = testPolicy((p) => { p.development = true; delete p.repositories[0].sshSigners[0].identities; });
-    const a = await authorizePack(input({ policy, req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'sig' }, verifySshsig: good }));
+    const a = await authorizePack(input({ policy, req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'embedded' }, verifySshsig: good }));
     expect(a.development).toBe(true);
+  });
+});
+
+describe('authorizePack: errors from injected parts', () => {
+  it('a clock that throws CLOCK_UNTRUSTED (another error class) keeps its code', async () => {
+    const token = await mint(githubClaims(), gh);
+    const i = input({ proof: { oidcToken: token } });
+    let calls = 0;
+    const clock = (): number => {
+      if (++calls > 1) throw Object.assign(new Error('clocksource is tsc'), { code: 'CLOCK_UNTRUSTED' });
+      return NOW_MS;
+    };
+    expect(await code(authorizePack({ ...i, now: clock }))).toBe('CLOCK_UNTRUSTED');
+  });
+
+  it('an unknown failure becomes PACK_UNAUTHORIZED; git errors pass through unchanged', async () => {
+    const token = await mint(githubClaims(), gh);
+    const i = input({ proof: { oidcToken: token } });
+    expect(await code(authorizePack({ ...i, readRepoFile: () => { throw new TypeError('bug'); } }))).toBe('PACK_UNAUTHORIZED');
+    const gitErr = Object.assign(new Error('object missing'), { name: 'GitVerificationError', code: 'GIT_OBJECT_MISSING' });
+    await expect(authorizePack({ ...i, readRepoFile: () => { throw gitErr; } })).rejects.toBe(gitErr);
   });
 });
