@@ -138,6 +138,21 @@ describe('verifyOidcToken', () => {
     expect((await refusal(verify(unsigned({ alg: 'RS256', kid: 'gh-1', b64: false }, githubClaims())))).message).toMatch(/"b64"/);
   });
 
+  it('an RSA key under 2048 bits in the JWKS cannot verify tokens', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const weak: TestKey = { kid: 'weak', ...small, jwk: { ...small.publicKey.export({ format: 'jwk' }), kid: 'weak' } };
+    const srv = new FakeJwksServer([weak]);
+    const c = new JwksCache({ issuers: policy.issuers, fetch: srv.fetch, now: () => NOW_MS });
+    // jose will not even sign with it; sign by hand.
+    const input = `${b64url({ alg: 'RS256', kid: 'weak' })}.${b64url(githubClaims())}`;
+    const { sign } = await import('node:crypto');
+    const token = `${input}.${sign('sha256', Buffer.from(input), small.privateKey).toString('base64url')}`;
+    const r = await refusal(verifyOidcToken({ token, policy, jwks: c, requestHash: hash, now: () => NOW_MS }));
+    expect(r.code).toBe('OIDC_INVALID');
+    expect(r.message).toMatch(/2048/);
+  });
+
   it('a tampered payload does not verify', async () => {
     const [h, , s] = (await mint(githubClaims(), key)).split('.');
     expect((await refusal(verify(`${h}.${b64url(githubClaims({ ref: 'refs/heads/evil' }))}.${s}`))).message).toMatch(/signature does not verify/);
