@@ -213,7 +213,7 @@ describe('authorizePack: GitLab', () => {
 describe('authorizePack: sshsig', () => {
   const webDev = request({ identity: 'web', environment: 'dev' });
   const fingerprint = (line: string): string => `SHA256:${createHash('sha256').update(Buffer.from(line.split(' ')[1] as string, 'base64')).digest('base64').replace(/=+$/, '')}`;
-  const good: AuthorizeInput['verifySshsig'] = (_raw, allowed) => ({ fingerprint: fingerprint(allowed[0] as string) });
+  const good: AuthorizeInput['verifySshsig'] = (_raw, _sig, allowed) => ({ publicKey: allowed[0] as string, fingerprint: fingerprint(allowed[0] as string) });
 
   it('is refused when this build has no sshsig verifier', async () => {
     expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' } })))).toBe('SSHSIG_INVALID');
@@ -221,10 +221,10 @@ describe('authorizePack: sshsig', () => {
 
   it('authorizes a listed signer for a listed identity and environment', async () => {
     let offered: readonly string[] = [];
-    let format: string | undefined;
-    const a = await authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: (raw, allowed, opts) => { offered = allowed; format = opts?.objectFormat; return good(raw, allowed, opts); } }));
+    let sigSeen = '';
+    const a = await authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: (raw, sig, allowed) => { offered = allowed; sigSeen = sig; return good(raw, sig, allowed); } }));
     expect(offered).toEqual([TEST_SSH_KEY]);
-    expect(format).toBe('sha1');
+    expect(sigSeen).toBe('embedded');
     expect(a).toMatchObject({ method: 'sshsig', issuer: null, repository: 'org/app', repositoryId: '123456', repositoryOwnerId: '7890', sha: COMMIT, signerFingerprint: fingerprint(TEST_SSH_KEY), allowedKmsKeyArns: [DEV_KEY_ARN], ref: null, issuedAt: null });
   });
 
@@ -238,7 +238,7 @@ describe('authorizePack: sshsig', () => {
     expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: wrongNamespace })))).toBe('SSHSIG_INVALID');
     const crash = (): never => { throw new Error('boom'); };
     expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: crash })))).toBe('SSHSIG_INVALID');
-    const liar: AuthorizeInput['verifySshsig'] = () => ({ fingerprint: 'SHA256:other' });
+    const liar: AuthorizeInput['verifySshsig'] = () => ({ publicKey: 'ssh-ed25519 AAAAother', fingerprint: 'SHA256:other' });
     expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: liar })))).toBe('SSHSIG_INVALID');
     expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: '' }, verifySshsig: good })))).toBe('SSHSIG_INVALID');
   });

@@ -3,9 +3,7 @@
 // the issuer's JWKS, request-bound audience, claims under the trust policy, the repository's
 // own rules read from the verified commit) or, where the policy allows it, an SSH signature
 // over the commit by a listed signer. Only after this does clef.yaml at the commit count.
-import { createHash } from 'node:crypto';
 import { packRequestHash } from '../../verifier/pack-request.ts';
-import { parseSshPublicKey } from '../../verifier/trust-policy-values.ts';
 import type { EnvironmentPolicy, TrustedRepository, TrustPolicy } from '../../verifier/trust-policy.ts';
 import { checkRepoRule, decideFromClaims } from './claims.ts';
 import { AUTHZ_ERROR_CODES, AuthzError, authzFail, type AuthzErrorCode } from './errors.ts';
@@ -51,18 +49,13 @@ async function authorizeOidc(input: AuthorizeInput, policy: TrustPolicy, token: 
   };
 }
 
-/** "SHA256:<base64, no padding>" of a policy key, as ssh-keygen prints it. */
-function fingerprintOf(publicKey: string): string {
-  return `SHA256:${createHash('sha256').update(parseSshPublicKey(publicKey).blob).digest('base64').replace(/=+$/, '')}`;
-}
-
-/** Signers that may vouch for this identity+environment (by fingerprint): listed identities, or any identity in a development policy. */
-function candidateSigners(policy: TrustPolicy, identity: string, environment: string): Map<string, { key: string; repo: TrustedRepository }> {
-  const out = new Map<string, { key: string; repo: TrustedRepository }>();
+/** Signers that may vouch for this identity+environment: listed identities, or any identity in a development policy. */
+function candidateSigners(policy: TrustPolicy, identity: string, environment: string): Map<string, TrustedRepository> {
+  const out = new Map<string, TrustedRepository>();
   for (const repo of policy.repositories) {
     for (const s of repo.sshSigners) {
       if (!s.environments.includes(environment)) continue;
-      if (s.identities === null ? policy.development : s.identities.includes(identity)) out.set(fingerprintOf(s.publicKey), { key: s.publicKey, repo });
+      if (s.identities === null ? policy.development : s.identities.includes(identity)) out.set(s.publicKey, repo);
     }
   }
   return out;
@@ -70,19 +63,18 @@ function candidateSigners(policy: TrustPolicy, identity: string, environment: st
 
 async function authorizeSshsig(input: AuthorizeInput, policy: TrustPolicy, signature: string): Promise<PackAuthorization> {
   if (input.verifySshsig === undefined) authzFail('SSHSIG_INVALID', 'SSH commit signatures are not supported by this build');
-  if (signature.length === 0 || signature.length > MAX_SSH_SIGNATURE_CHARS) authzFail('SSHSIG_INVALID', 'the sshSignature proof must be a non-empty string');
+  if (signature.length === 0 || signature.length > MAX_SSH_SIGNATURE_CHARS) authzFail('SSHSIG_INVALID', 'SSH signature must be a non-empty armored string');
   const { identity, environment } = input.request;
   const candidates = candidateSigners(policy, identity, environment);
   if (candidates.size === 0) authzFail('PACK_UNAUTHORIZED', `the trust policy lists no SSH signer for identity "${identity}" in environment "${environment}"`);
   let result: SshSignatureResult;
   try {
-    result = await input.verifySshsig(input.commit.raw, [...candidates.values()].map((c) => c.key), { objectFormat: input.commit.objectFormat });
+    result = await input.verifySshsig(input.commit.raw, signature, [...candidates.keys()]);
   } catch (e) {
     throw asAuthzError(e, 'SSHSIG_INVALID');
   }
-  const signer = candidates.get(result.fingerprint);
-  if (signer === undefined) authzFail('SSHSIG_INVALID', 'the SSH signature verifier reported a key that is not an allowed signer');
-  const { repo } = signer;
+  const repo = candidates.get(result.publicKey);
+  if (repo === undefined) authzFail('SSHSIG_INVALID', 'the SSH signature verifier reported a key that is not an allowed signer');
   const env = repo.environments[environment];
   if (env === undefined) authzFail('PACK_UNAUTHORIZED', `repository ${repo.name} has no policy for environment "${environment}"`);
   checkCommitAge(env, input.commit.committerTime, input.now());

@@ -8,20 +8,20 @@ export type PackProof = { oidcToken: string } | { sshSignature: string };
 
 /** What verifySshCommitSignature (enclave/authz/sshsig.ts) reports for a good signature. */
 export interface SshSignatureResult {
-  /** "SHA256:<base64, no padding>" of the signer's key, as `ssh-keygen -l` prints it. */
+  /** The allowed key (`<type> <base64>`, as given) that made the signature. */
+  publicKey: string;
+  /** "SHA256:…" as ssh-keygen prints it. */
   fingerprint: string;
 }
 
 /**
- * Verify the SSH signature embedded in a raw commit object body (`gpgsig` / `gpgsig-sha256`
- * header, sshsig namespace "git") against `allowedPublicKeys` (authorized_keys lines).
- * Throws (code SSHSIG_INVALID) unless one of them made a valid signature. This is the shape
- * of `verifySshCommitSignature` in enclave/authz/sshsig.ts (helper authz-edges).
+ * Verify a git sshsig (namespace "git") over the raw commit with one of `allowedPublicKeys`.
+ * Throws (AuthzError SSHSIG_INVALID) when it does not verify with any of them.
  */
 export type VerifySshCommitSignature = (
-  rawCommitObjectBody: Uint8Array,
-  allowedPublicKeys: string[],
-  opts?: { objectFormat?: 'sha1' | 'sha256' },
+  rawCommit: Uint8Array,
+  signature: string,
+  allowedPublicKeys: readonly string[],
 ) => SshSignatureResult | Promise<SshSignatureResult>;
 
 export interface AuthorizeInput {
@@ -38,9 +38,7 @@ export interface AuthorizeInput {
   jwks: JwksSource;
   /** Trusted enclave clock, milliseconds. */
   now(): number;
-  /** sshsig verifier (enclave/authz/sshsig.ts); without it the sshsig path is refused. The
-   * signature checked is the one embedded in the commit; `proof.sshSignature` only selects
-   * this path (it must be non-empty) — see docs/pack-policy.md. */
+  /** sshsig verifier (enclave/authz/sshsig.ts); without it the sshsig path is refused. */
   verifySshsig?: VerifySshCommitSignature;
 }
 
