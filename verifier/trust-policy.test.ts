@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { VerificationError } from './errors.ts';
 import { canonicalTrustPolicyBytes, parseTrustPolicy, trustPolicyDigest, MAX_TRUST_POLICY_BYTES } from './trust-policy.ts';
@@ -117,7 +118,8 @@ describe('parseTrustPolicy: refusals', () => {
     ['jwks with credentials', (p) => { p.issuers[0].jwksUrl = 'https://u:p@x.example/jwks'; }, /credentials/],
     ['jwks with fragment', (p) => { p.issuers[0].jwksUrl = 'https://x.example/jwks#a'; }, /fragment/],
     ['url with space', (p) => { p.issuers[0].jwksUrl = 'https://x.example/a b'; }, /whitespace/],
-    ['audience with colon-free chars only', (p) => { p.issuers[0].audience = 'a b'; }, /audience/],
+    ['audience with a space', (p) => { p.issuers[0].audience = 'a b'; }, /audience/],
+    ['audience with a colon', (p) => { p.issuers[0].audience = 'https://x'; }, /audience/],
     ['lifetime over cap', (p) => { p.issuers[0].maxTokenLifetimeSeconds = 86401; }, /from 1 to 86400/],
     ['skew over cap', (p) => { p.issuers[0].clockSkewSeconds = 301; }, /from 0 to 300/],
     ['jwks age under floor', (p) => { p.issuers[0].jwksMaxAgeSeconds = 59; }, /from 60 to 86400/],
@@ -187,5 +189,15 @@ describe('parseTrustPolicy: refusals', () => {
 
   it('exports the key ARNs used by other tests as valid', () => {
     expect(() => parseTrustPolicy(mutated((p) => { prod(p).kmsKeyArns = [PROD_KEY_ARN, DEV_KEY_ARN]; }))).not.toThrow();
+  });
+});
+
+describe('verifier stays standalone', () => {
+  it('the trust policy and pack request modules import only node: modules and each other', () => {
+    for (const f of ['trust-policy.ts', 'trust-policy-values.ts', 'pack-request.ts', 'strict-json.ts', 'errors.ts']) {
+      const src = readFileSync(new URL(f, import.meta.url), 'utf8');
+      const specifiers = [...src.matchAll(/^import[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1] as string);
+      for (const s of specifiers) expect(s.startsWith('node:') || /^\.\/[a-z-]+\.ts$/.test(s), `${f} imports ${s}`).toBe(true);
+    }
   });
 });

@@ -6,7 +6,7 @@
 import { packRequestHash } from '../../verifier/pack-request.ts';
 import type { EnvironmentPolicy, TrustedRepository, TrustPolicy } from '../../verifier/trust-policy.ts';
 import { checkRepoRule, decideFromClaims } from './claims.ts';
-import { AuthzError, authzFail } from './errors.ts';
+import { AUTHZ_ERROR_CODES, AuthzError, authzFail, type AuthzErrorCode } from './errors.ts';
 import { verifyOidcToken } from './oidc.ts';
 import { parseRepoRules, REPO_RULES_PATH, ruleFor, type RepoRule } from './repo-rules.ts';
 import type { AuthorizeInput, PackAuthorization, SshSignatureResult } from './types.ts';
@@ -63,7 +63,7 @@ function candidateSigners(policy: TrustPolicy, identity: string, environment: st
 
 async function authorizeSshsig(input: AuthorizeInput, policy: TrustPolicy, signature: string): Promise<PackAuthorization> {
   if (input.verifySshsig === undefined) authzFail('SSHSIG_INVALID', 'SSH commit signatures are not supported by this build');
-  if (typeof signature !== 'string' || signature.length === 0 || signature.length > MAX_SSH_SIGNATURE_CHARS) authzFail('SSHSIG_INVALID', 'SSH signature must be a non-empty armored string');
+  if (signature.length === 0 || signature.length > MAX_SSH_SIGNATURE_CHARS) authzFail('SSHSIG_INVALID', 'SSH signature must be a non-empty armored string');
   const { identity, environment } = input.request;
   const candidates = candidateSigners(policy, identity, environment);
   if (candidates.size === 0) authzFail('PACK_UNAUTHORIZED', `the trust policy lists no SSH signer for identity "${identity}" in environment "${environment}"`);
@@ -71,8 +71,7 @@ async function authorizeSshsig(input: AuthorizeInput, policy: TrustPolicy, signa
   try {
     result = await input.verifySshsig(input.commit.raw, signature, [...candidates.keys()]);
   } catch (e) {
-    if (e instanceof AuthzError) throw e;
-    throw new AuthzError('SSHSIG_INVALID', `SSH signature refused: ${(e as Error).message?.slice(0, 200) ?? 'unknown error'}`, { cause: e });
+    throw asAuthzError(e, 'SSHSIG_INVALID');
   }
   const repo = candidates.get(result.publicKey);
   if (repo === undefined) authzFail('SSHSIG_INVALID', 'the SSH signature verifier reported a key that is not an allowed signer');
@@ -96,10 +95,17 @@ async function authorizeSshsig(input: AuthorizeInput, policy: TrustPolicy, signa
 }
 
 /**
- * Decide whether this pack may happen. Resolves to the facts that go into the receipt;
- * throws AuthzError (closed code set, errors.ts) on the first failing check.
+ * Errors from injected parts (the trusted clock, the sshsig verifier, the JWKS fetcher) keep
+ * their code when it is one of ours; anything else becomes `fallback`.
  */
-export async function authorizePack(input: AuthorizeInput): Promise<PackAuthorization> {
+function asAuthzError(e: unknown, fallback: AuthzErrorCode): AuthzError {
+  if (e instanceof AuthzError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const known = typeof code === 'string' && Object.hasOwn(AUTHZ_ERROR_CODES, code);
+  return new AuthzError(known ? (code as AuthzErrorCode) : fallback, (e as Error | null)?.message?.slice(0, 300) ?? 'refused', { cause: e });
+}
+
+async function decide(input: AuthorizeInput): Promise<PackAuthorization> {
   const policy = input.policy;
   if (policy === null || policy === undefined) authzFail('TRUST_POLICY_MISSING', 'this image carries no pack trust policy; no pack can be authorized');
   // The request must name the commit the enclave computed; the proof is checked against both.
@@ -109,4 +115,18 @@ export async function authorizePack(input: AuthorizeInput): Promise<PackAuthoriz
   if (keys.length === 1 && typeof proof.oidcToken === 'string') return authorizeOidc(input, policy, proof.oidcToken);
   if (keys.length === 1 && typeof proof.sshSignature === 'string') return authorizeSshsig(input, policy, proof.sshSignature);
   authzFail('PACK_UNAUTHORIZED', 'the request carries no proof (exactly one of oidcToken or sshSignature)');
+}
+
+/**
+ * Decide whether this pack may happen. Resolves to the facts that go into the receipt;
+ * throws AuthzError (closed code set, errors.ts) on the first failing check.
+ */
+export async function authorizePack(input: AuthorizeInput): Promise<PackAuthorization> {
+  try {
+    return await decide(input);
+  } catch (e) {
+    // Git errors (a missing object while reading the rules file) keep their own type.
+    if (e instanceof Error && e.name === 'GitVerificationError') throw e;
+    throw asAuthzError(e, 'PACK_UNAUTHORIZED');
+  }
 }

@@ -38,15 +38,18 @@ function bad(where: string, message: string): never {
   authzFail('PACK_UNAUTHORIZED', `${REPO_RULES_PATH}: ${where} ${message}`);
 }
 
+/** A plain map: a YAML `!!set` (a Set) or `!!binary` (bytes) is not one. */
 function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 function map(v: unknown, where: string, allowed: readonly string[] | null, max: number): Record<string, unknown> {
   if (!isRecord(v)) bad(where, 'must be a map');
   const keys = Object.keys(v);
-  if (keys.length > max) bad(where, `has more than ${max} entries`);
   if (allowed !== null) for (const k of keys) if (!allowed.includes(k)) bad(where, `has an unknown key "${k.slice(0, 64)}"`);
+  if (keys.length > max) bad(where, `has more than ${max} entries`);
   return v;
 }
 
