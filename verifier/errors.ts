@@ -32,6 +32,7 @@ export const VERIFY_ERROR_CODES = {
   RECEIPT_MALFORMED: 'receipt file is malformed',
   ARTIFACT_DIGEST_MISMATCH: 'artifact bytes do not match the digest in the receipt',
   MANIFEST_MALFORMED: 'build manifest is malformed',
+  TRUST_POLICY_INVALID: 'pack trust policy is malformed or unsafe',
 } as const;
 
 export type VerifyErrorCode = keyof typeof VERIFY_ERROR_CODES;

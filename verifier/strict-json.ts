@@ -30,7 +30,6 @@ class Parser {
   i = 0;
   readonly s: string;
   readonly maxDepth: number;
-
   constructor(s: string, maxDepth: number) {
     this.s = s;
     this.maxDepth = maxDepth;
