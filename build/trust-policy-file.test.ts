@@ -51,7 +51,7 @@ describe('build --trust-policy file', () => {
     expect(refusal(Uint8Array.of(0x61, 0x3a, 0x20, 0xc3, 0x28))).toMatch(/^TRUST_POLICY_INVALID: .*not UTF-8/);
   });
 
-  it('refuses the YAML features a policy does not need: anchors, aliases, tags, merge keys, several documents, non-string keys, .inf', () => {
+  it('refuses the YAML features a policy does not need: anchors, aliases, tags, merge keys, directives, several documents, non-string keys, .inf', () => {
     const base = yamlText();
     const cases: Array<[string, RegExp]> = [
       [base.replace('version: 1', 'version: &v 1'), /anchors/],
@@ -64,6 +64,8 @@ describe('build --trust-policy file', () => {
       [`${base}1: x\n`, /keys must be strings/],
       [base.replace('maxTokenLifetimeSeconds: 3600', 'maxTokenLifetimeSeconds: .inf'), /non-finite/],
       ['- a\n- b\n', /mapping at the top/],
+      [`%YAML 1.1\n---\n${base}`, /directives/],
+      [`%TAG !e! tag:example.com,2000:\n---\n${base}`, /directives/],
     ];
     for (const [text, re] of cases) expect(refusal(enc(text)), text.slice(0, 60)).toMatch(new RegExp(`^TRUST_POLICY_INVALID: .*${re.source}`, re.flags));
   });

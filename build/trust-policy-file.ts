@@ -2,7 +2,7 @@
 // bytes the image carries at /app/trust-policy.json (docs/pack-policy.md). The verifier's
 // parser reads JSON only (Node's standard library alone), so the YAML step lives here, with
 // the maintained `yaml` package, kept to the JSON subset a policy needs: one document, no
-// anchors, aliases, merge keys or tags, string keys only, no duplicate keys, no BOM.
+// anchors, aliases, merge keys, tags or directives, string keys only, no duplicate keys, no BOM.
 // Whatever the input syntax, the policy is then parsed by `parseTrustPolicy` and written
 // out by `canonicalTrustPolicyBytes`, so the same policy gives the same PCRs.
 import { isAlias, isMap, isNode, isScalar, parseAllDocuments, visit, type Document } from 'yaml';
@@ -53,6 +53,8 @@ function yamlToJson(text: string): Uint8Array {
   const doc = list[0] as Document.Parsed;
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem !== undefined) invalid(`the trust policy is not valid YAML: ${problem.message}`);
+  // %YAML 1.1 would change how plain scalars read (yes, 0o17, merge keys); %TAG only serves tags.
+  if (doc.directives.yaml.explicit === true || Object.keys(doc.directives.tags).some((h) => h !== '!!')) invalid('YAML directives (%YAML, %TAG) are not allowed in a trust policy');
   refuseUnneededYaml(doc);
   if (isAlias(doc.contents) || !isMap(doc.contents)) invalid('the trust policy YAML must be a mapping at the top');
   const value: unknown = doc.toJS({ maxAliasCount: 0 });
