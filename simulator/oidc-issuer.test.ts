@@ -29,7 +29,7 @@ function get(path: string, opts: { ca?: string; headers?: Record<string, string>
       checkServerIdentity: (_h, cert) => (cert.subjectaltname?.includes(`DNS:${SIMULATED_OIDC_HOST}`) ? undefined : new Error('wrong name')) }, (res) => {
       const chunks: Buffer[] = [];
       // The socket is detached from the response by 'end'; read the peer certificate now.
-      const peerSubject = (res.socket as TLSSocket).getPeerCertificate(true).issuerCertificate?.subject?.CN ?? '';
+      const peerSubject = String((res.socket as TLSSocket).getPeerCertificate(true).issuerCertificate?.subject?.CN ?? '');
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), peerSubject }));
     });
