@@ -139,7 +139,7 @@ export function toAttestationOptions(cli: VerifyCliOptions): VerifyAttestationOp
   const pcrs: PcrExpectations | 'skip' = cli.expectedPcrs.size === 0
     ? 'skip'
     : { expected: cli.expectedPcrs, allowDebug: cli.allowDebug };
-  const out: VerifyAttestationOptions = { time: cli.time, pcrs };
+  const out: VerifyAttestationOptions = { time: cli.time, pcrs, allowDebug: cli.allowDebug };
   if (cli.root !== undefined) out.root = cli.root;
   return out;
 }

@@ -47,6 +47,7 @@ function validateOptions(options: VerifyAttestationOptions): void {
   if (options.pcrs !== 'skip' && (typeof options.pcrs !== 'object' || options.pcrs === null || !(options.pcrs.expected instanceof Map))) {
     throw new TypeError("options.pcrs must be { expected: Map<number, Uint8Array> } or 'skip'");
   }
+  if (options.allowDebug !== undefined && typeof options.allowDebug !== 'boolean') throw new TypeError('options.allowDebug must be a boolean');
   for (const key of ['root', 'expectedNonce', 'expectedUserData', 'expectedPublicKey'] as const) {
     const v = options[key];
     if (v !== undefined && !(v instanceof Uint8Array)) throw new TypeError(`options.${key} must be a Uint8Array`);
@@ -153,11 +154,12 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
 
   const debug = isDebugDocument(document);
   const pcrPolicy = options.pcrs;
+  // Debug mode is refused whatever else is skipped: its memory is readable from the parent.
+  const allowDebug = options.allowDebug === true || (pcrPolicy !== 'skip' && pcrPolicy.allowDebug === true);
+  recorder.run('debug-mode', 'DEBUG_MODE', () => checkDebugMode(document, allowDebug), (d) => d);
   if (pcrPolicy === 'skip') {
-    recorder.skip('debug-mode', debug ? 'debug-mode enclave (PCR0/1/2 all zero); not refused because PCRs are not checked' : 'production enclave');
     recorder.skip('pcrs', 'no PCR expectations: PCRs NOT checked');
   } else {
-    recorder.run('debug-mode', 'DEBUG_MODE', () => checkDebugMode(document, pcrPolicy), (d) => d);
     recorder.run('pcrs', 'PCR_MISMATCH', () => checkPcrs(document, pcrPolicy), (d) => d);
   }
 
