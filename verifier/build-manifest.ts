@@ -2,6 +2,7 @@
 // what it measures to. Produced by `attested-pack build`, checked by `rebuild`, and the
 // source of expected PCRs for the verifier, the simulated enclave and policy generation.
 import { fail } from './errors.ts';
+import { parseStrictJson } from './strict-json.ts';
 
 export const BUILD_MANIFEST_SCHEMA = 'attested-pack/build-manifest/v1';
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -59,10 +60,9 @@ export function parseBuildManifest(input: string | Uint8Array): BuildManifest {
   if (size > MAX_MANIFEST_BYTES) fail('INPUT_TOO_LARGE', `build manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   let raw: unknown;
   try {
-    const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
-    raw = JSON.parse(text);
+    raw = parseStrictJson(input);
   } catch (e) {
-    fail('MANIFEST_MALFORMED', `build manifest is not UTF-8 JSON: ${(e as Error).message}`);
+    fail('MANIFEST_MALFORMED', `build manifest is not strict UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(raw)) fail('MANIFEST_MALFORMED', 'build manifest must be a JSON object');
   if (raw.schema !== BUILD_MANIFEST_SCHEMA) fail('MANIFEST_MALFORMED', `build manifest schema must be "${BUILD_MANIFEST_SCHEMA}"`);

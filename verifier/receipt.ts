@@ -17,6 +17,7 @@ import {
   type ParsedDsseEnvelope,
 } from './dsse.ts';
 import { fail, isVerificationError, VerificationError, type VerifyErrorCode } from './errors.ts';
+import { parseStrictJson } from './strict-json.ts';
 import { parseStatement, serializeStatement, type ReceiptPredicate, type Statement } from './statement.ts';
 import type { AttestationVerification, CheckResult, VerificationTime } from './types.ts';
 import { verifyAttestationDocument } from './verify-attestation.ts';
@@ -78,9 +79,10 @@ function parseReceiptFile(bytes: Uint8Array): { dsse: unknown; attestationDocume
   if (bytes.length > MAX_RECEIPT_BYTES) fail('INPUT_TOO_LARGE', `receipt is ${bytes.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`);
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    // Strict: a duplicate member (a second "schema" or "payload") or a BOM is refused.
+    raw = parseStrictJson(bytes);
   } catch (e) {
-    malformed(`receipt is not UTF-8 JSON: ${(e as Error).message}`);
+    malformed(`receipt is not strict UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(raw)) malformed('receipt must be a JSON object');
   if (raw.schema !== RECEIPT_SCHEMA) {
