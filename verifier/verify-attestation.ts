@@ -80,6 +80,23 @@ function trustInfo(root: Uint8Array, isDefault: boolean): TrustInfo {
   return { kind, rootSha256, rootSubject: info.subjectText };
 }
 
+/**
+ * A document that chains to a root labelled SIMULATED (the simulator's) is the common
+ * mistake of checking a demo document against AWS: say so, and what to pass instead.
+ */
+function withSimulatedRootHint(e: unknown, first: Uint8Array | undefined): unknown {
+  if (!isVerificationError(e) || e.code !== 'CHAIN_UNTRUSTED_ROOT' || first === undefined) return e;
+  let cn: string;
+  try {
+    cn = subjectCommonName(parseCachedCertificate(first, 'cabundle[0]'));
+  } catch {
+    return e;
+  }
+  if (!cn.includes('SIMULATED')) return e;
+  return new VerificationError(e.code, `${e.message}: the document chains to a SIMULATED root ("${cn}"), not to AWS hardware; ` +
+    'to check a simulated document, pass that root as the trust anchor (CLI: --root simulated-nitro-root.pem, the file the simulator wrote)', e.detail);
+}
+
 function hex(bytes: Uint8Array | null): string {
   return bytes === null ? '(absent)' : Buffer.from(bytes).toString('hex');
 }
@@ -127,7 +144,11 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
   const trust = recorder.run('trust-anchor', 'CHAIN_UNTRUSTED_ROOT', () => {
     const root = options.root ?? awsNitroRootG1();
     const info = trustInfo(root, options.root === undefined);
-    checkTrustAnchor(document.cabundle, root);
+    try {
+      checkTrustAnchor(document.cabundle, root);
+    } catch (e) {
+      throw withSimulatedRootHint(e, document.cabundle[0]);
+    }
     return info;
   }, (t) => `cabundle[0] is the ${t.kind === 'aws' ? 'AWS Nitro root G1' : t.kind === 'simulated' ? 'SIMULATED root' : 'CUSTOM root'} (${t.rootSubject}, sha256 ${t.rootSha256})`);
 
