@@ -92,6 +92,7 @@ const REVISION = /^[0-9]{1,16}-[0-9a-f]{8}$/;
 const PACKED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)\/[A-Za-z0-9/_+=.@-]{1,256}$/;
 const VERSION = /^[0-9A-Za-z.+-]{1,64}$/;
+// C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F); docs/receipt.md.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -110,8 +111,15 @@ function object(v: unknown, members: readonly string[], where: string): Record<s
   return v;
 }
 
+/** Lengths count Unicode code points (docs/receipt.md), not UTF-16 units or bytes. */
+function codePoints(v: string): number {
+  let n = 0;
+  for (const _ of v) n++;
+  return n;
+}
+
 function text(v: unknown, where: string, max: number, pattern?: RegExp): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) bad(where, `must be a string of 1 to ${max} characters`);
+  if (typeof v !== 'string' || v.length === 0 || codePoints(v) > max) bad(where, `must be a string of 1 to ${max} characters (code points)`);
   if (CONTROL.test(v)) bad(where, 'must not contain control characters');
   if (pattern !== undefined && !pattern.test(v)) bad(where, `has the wrong format (${pattern.source})`);
   return v;

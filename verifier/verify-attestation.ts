@@ -156,10 +156,13 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
     (p) => `${p.certificates.length} certificates, signatures, names and CA constraints valid; leaf key P-384`);
 
   const checkedAt = recorder.run('certificate-validity', 'CERT_EXPIRED', () => {
+    // The NSM signs only with a valid leaf: the path must be valid when the document says
+    // it was made, and also at the verification time (docs/receipt.md, "Pinned rules").
+    checkValidity(path, document.timestamp);
     const at = clockInstant ?? document.timestamp;
     checkValidity(path, at);
     return at;
-  }, (at) => `all certificates valid at ${new Date(at).toISOString()} (${time.kind === 'document' ? 'document timestamp' : time.kind === 'fixed' ? 'fixed time' : 'now'})`);
+  }, (at) => `all certificates valid at the document timestamp and at ${new Date(at).toISOString()} (${time.kind === 'document' ? 'document timestamp' : time.kind === 'fixed' ? 'fixed time' : 'now'})`);
 
   recorder.run('cose-signature', 'COSE_SIGNATURE_INVALID', () => {
     if (!verifyCoseSign1Es384(cose, path.leaf.publicKey)) {
