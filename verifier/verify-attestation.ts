@@ -5,42 +5,15 @@
 // `checks`; the first failure throws a VerificationError whose detail.checks lists the
 // steps done so far, the failing one last.
 import { checkDocumentInput, parseAttestationPayload } from './attestation.ts';
-import { AWS_NITRO_ROOT_G1_DER, awsNitroRootG1, sha256Hex } from './aws-root.ts';
+import { AWS_NITRO_ROOT_G1_DER, awsNitroRootG1 } from './aws-root.ts';
+import { sha256Hex } from './digest.ts';
 import { checkTrustAnchor, checkValidity, parseCachedCertificate, verifyCertificatePath, type CertificatePath } from './chain.ts';
 import { parseCoseSign1, verifyCoseSign1Es384, type CoseSign1 } from './cose.ts';
+import { CheckRecorder } from './checks.ts';
 import { fail, isVerificationError, VerificationError, type VerifyErrorCode } from './errors.ts';
 import { bytesEqualConstantTime, checkDebugMode, checkPcrs, isDebugDocument } from './pcr.ts';
 import { checkDocumentTime, verificationInstant } from './time.ts';
 import type { AttestationDocument, AttestationVerification, CheckResult, TrustInfo, VerifyAttestationOptions } from './types.ts';
-
-class CheckRecorder {
-  readonly checks: CheckResult[] = [];
-
-  /**
-   * Run one check. A VerificationError is recorded and re-thrown with the checks so far;
-   * anything else thrown inside a check (which would be a bug) becomes `fallback`, so
-   * callers only ever see coded errors for whatever the document contains.
-   */
-  run<T>(name: string, fallback: VerifyErrorCode, fn: () => T, describe: (value: T) => string | undefined): T {
-    let value: T;
-    try {
-      value = fn();
-    } catch (e) {
-      const err = isVerificationError(e)
-        ? e
-        : new VerificationError(fallback, `${name}: ${e instanceof Error ? e.message : String(e)}`);
-      this.checks.push({ name, status: 'fail', detail: err.message });
-      throw new VerificationError(err.code, err.message, { ...err.detail, check: name, checks: [...this.checks] });
-    }
-    const detail = describe(value);
-    this.checks.push(detail === undefined ? { name, status: 'pass' } : { name, status: 'pass', detail });
-    return value;
-  }
-
-  skip(name: string, detail: string): void {
-    this.checks.push({ name, status: 'skipped', detail });
-  }
-}
 
 function validateOptions(options: VerifyAttestationOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('options are required');
