@@ -34,7 +34,8 @@ export const VERIFY_OPTIONS_HELP = `  --at now|document|ISO   when certificates 
                           embedded AWS Nitro root G1; reported as CUSTOM or SIMULATED
   --pcr N=HEX             expect PCR N (0..31) to equal HEX; repeatable
   --manifest FILE         expect the PCRs of this build manifest (PCR0/1/2, 8 if signed)
-  --allow-debug           accept debug-mode enclaves (PCR0/1/2 all zero)`;
+  --allow-debug           accept debug-mode enclaves (PCR0/1/2 all zero); without it
+                          they are refused, whatever else is skipped`;
 
 export interface VerifyCliOptions {
   time: VerificationTime;
