@@ -123,6 +123,16 @@ describe('CBOR nesting depth', () => {
   });
 });
 
+describe('module_id length counts code points too', () => {
+  it('256 code points (512 UTF-16 units) accepted, 257 refused', async () => {
+    const chain = await makeChain();
+    const opts = { root: chain.root.der, time: { kind: 'fixed', at: T0 } as const, pcrs: 'skip' as const };
+    const id = (n: number): string => `i-0abc-enc0${'\u{1f510}'.repeat(n - 11)}`;
+    expect(code(() => verifyAttestationDocument(makeDocument(chain, { set: { module_id: id(256) } }), opts))).toBe('ok');
+    expect(code(() => verifyAttestationDocument(makeDocument(chain, { set: { module_id: id(257) } }), opts))).toBe('MALFORMED_DOCUMENT');
+  });
+});
+
 describe('certificates must be valid at the document timestamp too', () => {
   let chain: TestChain;
   beforeAll(async () => {
