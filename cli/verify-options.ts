@@ -14,7 +14,7 @@ import {
   type VerificationTime,
   type VerifyAttestationOptions,
 } from '../verifier/index.ts';
-import { stringListOption, stringOption, UsageError, type OptionValues } from './command.ts';
+import { CommandError, EXIT_USAGE, stringListOption, stringOption, UsageError, type OptionValues } from './command.ts';
 
 export const VERIFY_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   at: { type: 'string' },
@@ -116,7 +116,8 @@ export function parseVerifyOptions(values: OptionValues, cwd: string, now?: () =
     try {
       options.manifest = parseBuildManifest(bytes);
     } catch (e) {
-      if (isVerificationError(e)) throw new UsageError(`--manifest '${manifestFile}': ${e.code}: ${e.message}`);
+      // An input error (exit 2) that keeps the manifest's own code for --json readers.
+      if (isVerificationError(e)) throw new CommandError(e.code, `--manifest '${manifestFile}': ${e.message}`, EXIT_USAGE);
       throw e;
     }
     for (const [i, v] of manifestPcrs(options.manifest)) expectedPcrs.set(i, v);

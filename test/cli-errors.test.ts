@@ -60,6 +60,13 @@ describe('--json: one error object for input errors, on every command that has -
     expect(oneJsonError(r.out).ok).toBe(false);
   });
 
+  it('verify receipt with a duplicate-member manifest: exit 2, the manifest code in the JSON error', async () => {
+    const m = file('dup-manifest-2.json', '{"schema": "a", "schema": "b"}');
+    const r = await runCli(['verify', 'receipt', m, '--manifest', m, '--json']);
+    expect(r.code).toBe(2);
+    expect(oneJsonError(r.out).error.code).toBe('MANIFEST_MALFORMED');
+  });
+
   it('policy generate (JSON output without a --json flag): --json still gets a JSON error, exit 2', async () => {
     const r = await runCli(['policy', 'generate', '--json']);
     expect(r.code).toBe(2);
