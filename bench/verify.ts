@@ -1,5 +1,5 @@
 // Attestation verification throughput, one thread, over the real valid AWS documents in
-// shared/fixtures/nitro, each checked at its own timestamp. In the same run:
+// test/fixtures/nitro, each checked at its own timestamp. In the same run:
 //   - ours: verifyAttestationDocument (warm: CA links cached, as in a long-running
 //     verifier; cold: caches cleared before every document);
 //   - floor: the two P-384 ECDSA verifications every document needs (COSE signature by the
@@ -25,7 +25,7 @@ import { Decoder, Tag } from 'cbor-x';
 import { clearChainCache, coseSign1SigStructure, verifyAttestationDocument } from '../verifier/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FIXTURES = new URL('../../shared/fixtures/nitro/', import.meta.url);
+const FIXTURES = new URL('../test/fixtures/nitro/', import.meta.url);
 const RESULTS = new URL('RESULTS.md', import.meta.url);
 const PASSES = Number(process.env.BENCH_PASSES ?? 6);
 const NATIVE_ITERATIONS = Number(process.env.BENCH_NATIVE_ITERATIONS ?? 20);
@@ -268,7 +268,7 @@ const pct = (a: number, b: number): string => `${Math.round((a / b) * 100)}%`;
 const section = `## verify
 
 Attestation documents verified per second, one thread, over the real valid AWS documents in
-\`shared/fixtures/nitro\` (each at its own timestamp), \`npx tsx bench/verify.ts\`.
+\`test/fixtures/nitro\` (each at its own timestamp), \`npx tsx bench/verify.ts\`.
 Machine: ${nproc} × ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Rows run interleaved,
 document by document; each (row, document) keeps its fastest of ${PASSES} runs, and a row's rate is
 documents ÷ the sum of those times (load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}).

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CmsError, MAX_CMS_BYTES, openCiphertextForRecipient, parseCiphertextForRecipient } from './cms.ts';
 import { codeOf as codeOfError } from '../test/error-codes.ts';
 
-const fixtures = new URL('../../shared/fixtures/kms-recipient/', import.meta.url);
+const fixtures = new URL('../test/fixtures/kms-recipient/', import.meta.url);
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, fixtures)));
 const vectors = JSON.parse(readFileSync(new URL('vectors.json', fixtures), 'utf8')) as Array<Record<string, string>>;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -10,12 +10,16 @@
 //   ATTESTED_PACK_TUNNEL_SOCKET  outbound tunnel socket (socat → vsock → host egress proxy)
 //   ATTESTED_PACK_KMS_CA_FILE    PEM bundle the KMS certificate must chain to
 //   ATTESTED_PACK_KMS_ENDPOINT   optional KMS endpoint override (default kms.<region>.amazonaws.com)
+//   ATTESTED_PACK_TRUST_POLICY   the pack trust policy measured into the image (default
+//                                /app/trust-policy.json); absent file = every pack refused
 // Without the tunnel and CA the service answers health/describe only (pack: PACK_UNAVAILABLE).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createPackHandler } from './pack.ts';
+import { imageAuthorizer } from './pack/policy-authorizer.ts';
 import { SERVICE_VERSION, startEnclaveServer, type EnclaveNsm, type PackHandler } from './server.ts';
 
 export const DEFAULT_SOCKET_PATH = '/run/attested-pack.sock';
+export const DEFAULT_TRUST_POLICY_PATH = '/app/trust-policy.json';
 
 async function openNsm(mode: string): Promise<EnclaveNsm | null> {
   if (mode === 'none') return null;
@@ -25,16 +29,20 @@ async function openNsm(mode: string): Promise<EnclaveNsm | null> {
   return openHardwareNsm();
 }
 
-function packHandlerFromEnv(env: NodeJS.ProcessEnv): PackHandler | undefined {
+function packHandlerFromEnv(env: NodeJS.ProcessEnv, nsm: EnclaveNsm | null): PackHandler | undefined {
   const tunnelSocket = env.ATTESTED_PACK_TUNNEL_SOCKET;
   const caFile = env.ATTESTED_PACK_KMS_CA_FILE;
   if (tunnelSocket === undefined && caFile === undefined) return undefined;
   if (tunnelSocket === undefined || caFile === undefined) {
     throw new Error('set both ATTESTED_PACK_TUNNEL_SOCKET and ATTESTED_PACK_KMS_CA_FILE (or neither, for a health-only service)');
   }
+  if (nsm === null) return undefined;
   const endpoint = env.ATTESTED_PACK_KMS_ENDPOINT;
+  const policyPath = env.ATTESTED_PACK_TRUST_POLICY ?? DEFAULT_TRUST_POLICY_PATH;
+  const policyBytes = existsSync(policyPath) ? new Uint8Array(readFileSync(policyPath)) : null;
   return createPackHandler({
     kms: { tunnelSocket, caBundlePem: readFileSync(caFile, 'utf8'), ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
+    authorizer: imageAuthorizer({ policyBytes, nsm, tunnelSocket, readFile: (p) => readFileSync(p, 'utf8') }),
     builderVersion: SERVICE_VERSION,
   });
 }
@@ -42,7 +50,7 @@ function packHandlerFromEnv(env: NodeJS.ProcessEnv): PackHandler | undefined {
 async function run(): Promise<void> {
   const socketPath = process.env.ATTESTED_PACK_SOCKET ?? DEFAULT_SOCKET_PATH;
   const nsm = await openNsm(process.env.ATTESTED_PACK_NSM ?? 'hardware');
-  const packHandler = packHandlerFromEnv(process.env);
+  const packHandler = packHandlerFromEnv(process.env, nsm);
   const server = await startEnclaveServer(socketPath, {
     nsm,
     packHandler,

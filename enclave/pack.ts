@@ -1,31 +1,42 @@
-// The pack itself, plugged into the server's PackHandler seam: read clef.yaml and the
-// identity's SOPS files from the verified commit, unwrap each file's data key with KMS
-// Decrypt + Recipient, decrypt and MAC-check, write the Clef artifact v1 exactly as
-// `clef pack` does (DEK made here, wrapped with KMS Encrypt, no encryption context), sign it,
-// then build the receipt (docs/receipt.md) and bind it to a fresh attestation document.
-import { createHash, generateKeyPairSync } from 'node:crypto';
+// The pack itself, plugged into the server's PackHandler seam:
+//   1. authorize: the caller's proof (OIDC token or SSH commit signature) is verified against
+//      the trust policy measured into the image — only then is the commit's clef.yaml
+//      authority (docs/pack-policy.md);
+//   2. read clef.yaml and refuse any SOPS file encrypted with a KMS key the environment may
+//      not use, before the first Decrypt;
+//   3. unwrap each file's data key with KMS Decrypt + Recipient, decrypt and MAC-check;
+//   4. write the Clef artifact v1 exactly as `clef pack` does (DEK made here, wrapped with KMS
+//      Encrypt, no encryption context unless asked), sign it when asked;
+//   5. build the receipt (docs/receipt.md) and bind it to a fresh attestation document.
 import { EnclaveProtocolError } from './protocol.ts';
-import type { PackHandler, PackInput } from './server.ts';
+import type { PackContext, PackHandler, PackInput } from './server.ts';
 import { kmsClientFactory, RecipientKeyPool, recipientDecrypt, KmsRecipientError, type EnclaveKmsConfig } from './kms.ts';
 import { kmsUnwrapper } from './sops/unwrap.ts';
 import { isSopsError } from './sops/errors.ts';
 import { isClefError, ClefError } from './clef/errors.ts';
 import { parseClefManifest, findIdentity, type ClefManifest } from './clef/manifest.ts';
-import { resolveIdentitySecrets } from './clef/resolve.ts';
+import { resolveIdentitySecrets, type ResolvedSecrets } from './clef/resolve.ts';
 import { packArtifact } from './clef/pack.ts';
 import { kmsDekWrapper, artifactEncryptionContext } from './clef/envelope.ts';
 import { kmsEcdsaSigner } from './clef/signature.ts';
 import { sdkKmsEncryptDek, sdkKmsSign } from './clef/kms-sdk.ts';
 import { CmsError } from './cms.ts';
 import { TunnelError } from './tunnel.ts';
-import { buildReceiptStatement } from '../verifier/statement.ts';
-import { assembleReceipt, receiptPublicKey, receiptUserData, signReceiptStatement } from '../verifier/receipt.ts';
+import { parsePackOptions, refuse } from './pack/options.ts';
+import { checkKeysAllowed, sopsFilesOf } from './pack/key-scope.ts';
+import { signReceipt } from './pack/receipt.ts';
+import type { PackAuthorizer, PackAuthorizationResult } from './pack/authorizer.ts';
+import type { ReceiptPackOptions } from '../verifier/statement.ts';
+
+export type { PackAuthorizer, PackAuthorizationResult } from './pack/authorizer.ts';
 
 export const CLEF_MANIFEST_PATH = 'clef.yaml';
 const MAX_CLEF_YAML_BYTES = 1024 * 1024;
 
 export interface PackServiceConfig {
   kms: EnclaveKmsConfig;
+  /** Decides whether this request may be packed at all (enclave/authz). Required: no default trusts anyone. */
+  authorizer: PackAuthorizer;
   /** Version of this build, recorded in every receipt. */
   builderVersion: string;
   /** Clock (ms); tests pin it. */
@@ -36,6 +47,8 @@ export interface PackServiceConfig {
 
 /** Where a pack's time goes. `kms` includes the NSM attestations the Recipient calls need. */
 export interface PackPhases {
+  /** Verifying the caller's proof (token signature, claims, policy). */
+  authorize: number;
   kms: number;
   /** SOPS parsing, data-key use, value decryption and MAC checks; artifact sealing. */
   crypto: number;
@@ -56,32 +69,6 @@ function timed<A extends unknown[], R>(bucket: { ms: number }, fn: (...args: A) 
   };
 }
 
-/** Pack options the host may pass (all optional; unknown ones are refused). */
-interface PackOptions {
-  repository: string;
-  signingKeyArn: string | undefined;
-  ttlSeconds: number | undefined;
-  bindEncryptionContext: boolean;
-}
-
-function refuse(detail: string, message: string): never {
-  throw new EnclaveProtocolError('PACK_REFUSED', message, detail);
-}
-
-function packOptions(raw: PackInput['options']): PackOptions {
-  const known = new Set(['repository', 'signingKeyArn', 'ttlSeconds', 'bindEncryptionContext']);
-  for (const k of Object.keys(raw)) if (!known.has(k)) refuse('UNKNOWN_OPTION', `unknown pack option '${k}'`);
-  const repository = raw.repository ?? 'unspecified';
-  const signing = raw.signingKeyArn;
-  const ttl = raw.ttlSeconds;
-  const bind = raw.bindEncryptionContext ?? false;
-  if (typeof repository !== 'string' || repository.length === 0 || repository.length > 1024) refuse('BAD_OPTION', 'repository must be a string of 1 to 1024 characters');
-  if (signing !== undefined && typeof signing !== 'string') refuse('BAD_OPTION', 'signingKeyArn must be a string');
-  if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0)) refuse('BAD_OPTION', 'ttlSeconds must be a non-negative integer');
-  if (typeof bind !== 'boolean') refuse('BAD_OPTION', 'bindEncryptionContext must be a boolean');
-  return { repository, signingKeyArn: signing, ttlSeconds: ttl, bindEncryptionContext: bind };
-}
-
 function readClefManifest(input: PackInput): { manifest: ClefManifest; blob: string } {
   const file = input.tree.readFile(CLEF_MANIFEST_PATH);
   if (file === null) refuse('CLEF_YAML_MISSING', `the commit has no ${CLEF_MANIFEST_PATH} at the repository root`);
@@ -96,77 +83,97 @@ function asRefusal(e: unknown): unknown {
     return new EnclaveProtocolError('PACK_REFUSED', (e as Error).message, (e as { code: string }).code);
   }
   // AWS SDK service errors: the exception name is the stable code (AccessDeniedException…).
+  // The message names the role and instance; it stays in the enclave.
   if (e instanceof Error && '$metadata' in e) {
-    return new EnclaveProtocolError('PACK_REFUSED', `KMS refused: ${e.name}: ${e.message}`, `KMS_${e.name}`);
+    return new EnclaveProtocolError('PACK_REFUSED', `KMS refused the request (${e.name})`, `KMS_${e.name}`);
   }
   return e;
 }
 
+interface PackState {
+  input: PackInput;
+  ctx: PackContext;
+  options: ReceiptPackOptions;
+  auth: PackAuthorizationResult;
+  kms: ReturnType<typeof kmsClientFactory>;
+  kmsTime: { ms: number };
+}
+
+/** Steps 2–3: clef.yaml, the key scope check, then every SOPS file decrypted. */
+async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
+  const { input, ctx } = s;
+  const clef = readClefManifest(input);
+  const { identity, config: target } = findIdentity(clef.manifest, input.identity, input.environment);
+  if ('kms' in target && target.kms.provider !== 'aws') {
+    refuse('UNSUPPORTED_PROVIDER', `identity '${identity.name}' uses KMS provider '${target.kms.provider}'; the enclave supports aws`);
+  }
+  checkKeysAllowed(sopsFilesOf(input.tree, clef.manifest, input.identity, input.environment), s.auth.allowedKmsKeyArns, input.environment);
+  const recipient = await recipients.take();
+  const sopsKeys = new Set<string>();
+  const blobIds = new Map<string, string>();
+  const resolved = await resolveIdentitySecrets({
+    manifest: clef.manifest,
+    identity: input.identity,
+    environment: input.environment,
+    readFile: async (path) => {
+      ctx.signal.throwIfAborted();
+      const f = input.tree.readFile(path);
+      if (f === null) return undefined;
+      blobIds.set(path, f.id);
+      return Buffer.from(f.content).toString('utf8');
+    },
+    unwrapper: kmsUnwrapper(timed(s.kmsTime, recipientDecrypt(s.kms.clientFor, ctx.nsm, recipient, sopsKeys))),
+  });
+  ctx.signal.throwIfAborted();
+  return { clef, identity, target, resolved, sopsKeys, blobIds };
+}
+
+/** Step 4: the Clef artifact for the identity's recipient (age) or KMS envelope. */
+async function sealArtifact(s: PackState, target: ReturnType<typeof findIdentity>['config'], resolved: ResolvedSecrets, now: () => number) {
+  const { input, options } = s;
+  return packArtifact({
+    identity: input.identity,
+    environment: input.environment,
+    values: resolved.values,
+    target:
+      'recipient' in target
+        ? { recipient: target.recipient }
+        : {
+            dekWrapper: kmsDekWrapper(
+              target.kms.keyId,
+              timed(s.kmsTime, sdkKmsEncryptDek(s.kms.clientFor)),
+              options.bindEncryptionContext ? { encryptionContext: artifactEncryptionContext(input.identity, input.environment) } : {},
+            ),
+          },
+    ...(options.signingKeyArn === null ? {} : { signer: kmsEcdsaSigner(options.signingKeyArn, timed(s.kmsTime, sdkKmsSign(s.kms.clientFor))) }),
+    ...(options.ttlSeconds === null ? {} : { ttlSeconds: options.ttlSeconds }),
+    now,
+  });
+}
+
 export function createPackHandler(config: PackServiceConfig): PackHandler {
   const now = config.now ?? Date.now;
-  const recipientKeys = new RecipientKeyPool();
+  const recipients = new RecipientKeyPool();
   return async (input, ctx) => {
-    const opts = packOptions(input.options);
-    const kms = kmsClientFactory(config.kms, input.credentials);
     const started = performance.now();
-    const kmsTime = { ms: 0 };
+    const options = parsePackOptions(input.options);
+    const auth = await config.authorizer(input, ctx, options);
+    const authorized = performance.now();
+    const kms = kmsClientFactory(config.kms, input.credentials);
+    const s: PackState = { input, ctx, options, auth, kms, kmsTime: { ms: 0 } };
     try {
-      const { manifest, blob: clefYamlBlob } = readClefManifest(input);
-      const { identity, config: target } = findIdentity(manifest, input.identity, input.environment);
-      if ('kms' in target && target.kms.provider !== 'aws') {
-        refuse('UNSUPPORTED_PROVIDER', `identity '${identity.name}' uses KMS provider '${target.kms.provider}'; the enclave supports aws`);
-      }
-
-      // SOPS files: KMS Decrypt + Recipient for every data key, MAC checked per file.
-      const recipient = await recipientKeys.take();
-      const sopsKeys = new Set<string>();
-      const blobIds = new Map<string, string>();
-      const resolved = await resolveIdentitySecrets({
-        manifest,
-        identity: input.identity,
-        environment: input.environment,
-        readFile: async (path) => {
-          ctx.signal.throwIfAborted();
-          const f = input.tree.readFile(path);
-          if (f === null) return undefined;
-          blobIds.set(path, f.id);
-          return Buffer.from(f.content).toString('utf8');
-        },
-        unwrapper: kmsUnwrapper(timed(kmsTime, recipientDecrypt(kms.clientFor, ctx.nsm, recipient, sopsKeys))),
-      });
-      ctx.signal.throwIfAborted();
-
-      // The artifact, for the identity's recipient (age) or KMS envelope, signed when asked.
-      const envelopeKey = 'kms' in target ? target.kms.keyId : null;
-      const packed = await packArtifact({
-        identity: input.identity,
-        environment: input.environment,
-        values: resolved.values,
-        target:
-          'recipient' in target
-            ? { recipient: target.recipient }
-            : {
-                dekWrapper: kmsDekWrapper(
-                  target.kms.keyId,
-                  timed(kmsTime, sdkKmsEncryptDek(kms.clientFor)),
-                  opts.bindEncryptionContext ? { encryptionContext: artifactEncryptionContext(input.identity, input.environment) } : {},
-                ),
-              },
-        ...(opts.signingKeyArn === undefined ? {} : { signer: kmsEcdsaSigner(opts.signingKeyArn, timed(kmsTime, sdkKmsSign(kms.clientFor))) }),
-        ...(opts.ttlSeconds === undefined ? {} : { ttlSeconds: opts.ttlSeconds }),
-        now,
-      });
+      const { clef, identity, target, resolved, sopsKeys, blobIds } = await resolveSecrets(s, recipients);
+      const packed = await sealArtifact(s, target, resolved, now);
       const artifact = Buffer.from(packed.json, 'utf8');
       const receiptStarted = performance.now();
-
-      // The receipt: statement → DSSE (ephemeral P-384) → NSM document binding both + nonce.
-      const statement = buildReceiptStatement({
+      const receipt = await signReceipt(ctx.nsm, {
         artifactName: `${input.identity}/${input.environment}.json`,
+        authorization: auth.receipt,
         source: {
-          repository: opts.repository,
+          repository: auth.receipt.repository,
           commit: input.commit,
           objectFormat: input.objectFormat,
-          clefYaml: clefYamlBlob,
+          clefYaml: clef.blob,
           cells: resolved.files.map((f) => {
             const blob = blobIds.get(f.path);
             if (blob === undefined) throw new ClefError('PACK_FAILED', `internal: no blob id recorded for ${f.path}`);
@@ -179,27 +186,20 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
           namespaces: [...identity.namespaces],
           revision: packed.artifact.revision,
           packedAt: packed.artifact.packedAt,
+          options,
         },
         kms: {
           sopsDecryptKeys: [...sopsKeys].sort(),
-          envelopeKey: packed.artifact.envelope?.keyId ?? envelopeKey,
-          signingKey: opts.signingKeyArn ?? null,
+          envelopeKey: packed.artifact.envelope?.keyId ?? ('kms' in target ? target.kms.keyId : null),
+          signingKey: options.signingKeyArn,
         },
-        artifactSha256: createHash('sha256').update(artifact).digest('hex'),
         builderVersion: config.builderVersion,
-      });
-      const { privateKey: receiptKey } = generateKeyPairSync('ec', { namedCurve: 'P-384' });
-      const envelope = signReceiptStatement(statement, receiptKey);
-      const attestation = await ctx.nsm.attest({
-        publicKey: receiptPublicKey(receiptKey),
-        userData: receiptUserData(envelope),
-        nonce: input.nonce.length > 0 ? input.nonce : null,
-      });
-      const receipt = assembleReceipt(envelope, attestation);
+      }, artifact, input.nonce);
       const done = performance.now();
       config.observe?.({
-        kms: kmsTime.ms,
-        crypto: receiptStarted - started - kmsTime.ms,
+        authorize: authorized - started,
+        kms: s.kmsTime.ms,
+        crypto: receiptStarted - authorized - s.kmsTime.ms,
         receipt: done - receiptStarted,
         total: done - started,
       });

@@ -43,6 +43,7 @@ export const ENCLAVE_ERROR_CODES = {
   GIT_MALFORMED: 'a git object cannot be parsed',
   GIT_PATH_INVALID: 'a requested path is not a safe relative path',
   GIT_TOO_LARGE: 'git objects exceed a size or count limit',
+  SHA1_COLLISION: 'a sha1 git object carries a SHA-1 collision attack (SHA-1DC detection)',
   CONNECTION_CLOSED: 'the connection closed before the response arrived',
   ENCLAVE_UNREACHABLE: 'the enclave endpoint does not accept connections',
   INTERNAL: 'an unexpected internal error',
@@ -92,7 +93,18 @@ export interface PackRequestBody {
   region: string;
   /** Free-form options (string, number or boolean values) for the pack handler. */
   options: Record<string, string | number | boolean>;
+  /**
+   * The caller's proof that CI made this request for this commit (docs/pack-policy.md): an
+   * OIDC token whose audience binds the request, or `sshsig` = the commit's own SSH
+   * signature. The host only forwards it; the enclave verifies it. Absent = refused there.
+   */
+  proof?: PackProof | null;
 }
+
+export type PackProof = { kind: 'oidc'; token: string } | { kind: 'sshsig' };
+
+/** Largest OIDC token forwarded (GitHub's are ~1–2 KiB). */
+export const MAX_PROOF_TOKEN_BYTES = 16 * 1024;
 
 export interface PackResponseBody {
   artifact: Uint8Array;
@@ -328,7 +340,23 @@ function parsePackBody(b: Record<string, unknown>, maxRequestBytes: number): Pac
     credentials: parseCredentials(b.credentials),
     region: text(b, 'region', 'pack', 64),
     options: parseOptions(b.options),
+    proof: parseProof(b.proof),
   };
+}
+
+function parseProof(v: unknown): PackProof | null {
+  if (v === undefined || v === null) return null;
+  if (!isRecord(v)) bad('pack.proof must be a map');
+  const keys = Object.keys(v).sort().join(',');
+  if (v.kind === 'oidc' && keys === 'kind,token') {
+    const token = v.token;
+    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_PROOF_TOKEN_BYTES || !/^[\x21-\x7e]+$/.test(token)) {
+      bad(`pack.proof.token must be 1 to ${MAX_PROOF_TOKEN_BYTES} printable ASCII characters`);
+    }
+    return { kind: 'oidc', token };
+  }
+  if (v.kind === 'sshsig' && keys === 'kind') return { kind: 'sshsig' };
+  return bad("pack.proof must be { kind: 'oidc', token } or { kind: 'sshsig' }");
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   type AwsCredentials,
   type ListeningSocket,
   type GitObjectFormat,
+  type PackProof,
   type Request,
   type Response,
   type ResponseBodies,
@@ -43,6 +44,8 @@ export interface PackInput {
   credentials: AwsCredentials;
   region: string;
   options: Record<string, string | number | boolean>;
+  /** The caller's proof, unverified: the pack handler's authorizer decides (enclave/authz). */
+  proof: PackProof | null;
 }
 
 export interface PackContext {
@@ -153,6 +156,7 @@ async function handle(req: Request, opts: EnclaveServerOptions, signal: AbortSig
           credentials: b.credentials,
           region: b.region,
           options: b.options,
+          proof: b.proof ?? null,
         },
           { nsm, signal, requestId: req.id },
         );

@@ -1,10 +1,10 @@
 // The host's HTTP API for CI, as fastify plugins registered in one place (buildHostApp):
 // request ids + error rendering, auth, the pack route (limits → credentials → enclave),
 // health/ready, metrics. Every route declares its JSON schema; limits are data.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { EnclaveProtocolError, type EnclaveErrorCode } from '../enclave/protocol.ts';
+import { EnclaveProtocolError, MAX_PROOF_TOKEN_BYTES, type EnclaveErrorCode, type PackProof } from '../enclave/protocol.ts';
 import { manifestPcrs, verifyAttestationDocument, isVerificationError, type BuildManifest } from '../verifier/index.ts';
 import { AuthError, authorize, createAuthenticator, type Authenticator, type Principal } from './auth.ts';
 import type { HostConfig, HostLimits } from './config.ts';
@@ -24,6 +24,10 @@ export interface HostDeps {
   readyCacheMs: number;
   limits: HostLimits;
   auth: HostConfig['auth'];
+  /** SHA-256 (hex) of the bearer token /metrics requires; undefined = open. */
+  metricsTokenSha256?: string;
+  /** How long a /v1/health answer about the enclave is reused (ms, default 2000). */
+  healthCacheMs?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { certPem: string; keyPem: string };
   /** pino instance (secrets are redacted); undefined = no request logging. */
@@ -46,8 +50,16 @@ const ERROR_SCHEMA = {
   required: ['error'],
 } as const;
 
+/** Refusal details that mean "not authorized" (enclave/authz): reported as 403. */
+const AUTHZ_DETAILS = new Set([
+  'TRUST_POLICY_MISSING', 'PACK_UNAUTHORIZED', 'OIDC_INVALID', 'OIDC_EXPIRED', 'OIDC_REQUEST_MISMATCH', 'OIDC_ISSUER_UNTRUSTED',
+  'COMMIT_NOT_TRUSTED', 'COMMIT_TOO_OLD', 'REF_NOT_ALLOWED', 'EVENT_NOT_ALLOWED', 'RUN_ATTEMPT_EXCEEDED', 'RUNNER_NOT_ALLOWED',
+  'WORKFLOW_NOT_ALLOWED', 'SSHSIG_INVALID', 'KEY_NOT_ALLOWED_FOR_ENVIRONMENT', 'SHA1_COLLISION',
+]);
+
 /** How an enclave refusal is reported to CI. */
-export function statusForEnclaveError(code: EnclaveErrorCode): number {
+export function statusForEnclaveError(code: EnclaveErrorCode, detail?: string): number {
+  if (code === 'PACK_REFUSED' && detail !== undefined && AUTHZ_DETAILS.has(detail)) return 403;
   switch (code) {
     case 'ENCLAVE_UNREACHABLE':
     case 'CONNECTION_CLOSED':
@@ -72,6 +84,18 @@ export function statusForEnclaveError(code: EnclaveErrorCode): number {
     default:
       return 502;
   }
+}
+
+/**
+ * KMS refusals carry the role ARN, the instance id and the key policy's wording; CI gets the
+ * code and a short reason, the full text stays in the host log (issue 14 item 10).
+ */
+function messageForCi(e: EnclaveProtocolError, requestId: string): string {
+  const d = e.detail ?? '';
+  if (d === 'SOPS_NO_DATA_KEY' || d.startsWith('KMS_')) {
+    return `KMS refused the enclave's request (${d}); the host log has the details under request id ${requestId}`;
+  }
+  return e.message;
 }
 
 declare module 'fastify' {
@@ -122,11 +146,24 @@ function authHook(authenticate: Authenticator) {
 const NAME = '^[a-z0-9](?:[a-z0-9_-]{0,62})$';
 const B64 = '^[A-Za-z0-9+/]*={0,2}$';
 
+const PROOF = {
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', 'token'],
+      properties: { kind: { const: 'oidc' }, token: { type: 'string', minLength: 1, maxLength: MAX_PROOF_TOKEN_BYTES, pattern: '^[\\x21-\\x7e]+$' } },
+    },
+    { type: 'object', additionalProperties: false, required: ['kind'], properties: { kind: { const: 'sshsig' } } },
+  ],
+} as const;
+
 const PACK_BODY = {
   type: 'object',
   additionalProperties: false,
   required: ['identity', 'environment', 'nonce', 'commit', 'objectFormat', 'objects'],
   properties: {
+    proof: PROOF,
     identity: { type: 'string', pattern: NAME },
     environment: { type: 'string', pattern: NAME },
     nonce: { type: 'string', pattern: B64, minLength: 22, maxLength: 684 },
@@ -145,6 +182,7 @@ interface PackBody {
   objectFormat: 'sha1' | 'sha256';
   objects: string[];
   options?: Record<string, string | number | boolean>;
+  proof?: PackProof;
 }
 
 function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenticator): void {
@@ -175,15 +213,11 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
       const started = Date.now();
       const body = request.body;
       const principal = request.principal as Principal;
+      // The host's scopes are a first gate only; the enclave decides from the proof.
       authorize(principal, body.identity, body.environment);
-      // With OIDC the host knows the repository; the receipt records that, not a claim.
-      const options = { ...(body.options ?? {}) };
-      if (principal.repository !== undefined) {
-        if (options.repository !== undefined && options.repository !== principal.repository) {
-          throw new AuthError(403, 'FORBIDDEN_SCOPE', `the token is for ${principal.repository}, not ${String(options.repository)}`);
-        }
-        options.repository = principal.repository;
-      }
+      const options = body.options ?? {};
+      // A GitHub Actions token that authenticated the call is also the pack's proof.
+      const proof: PackProof | null = body.proof ?? (principal.token === undefined ? null : { kind: 'oidc', token: principal.token });
       const outcome = (o: string) => deps.metrics.inc('attested_pack_packs_total', { outcome: o });
 
       // Cancel queued or running work when the caller goes away or the deadline passes.
@@ -237,6 +271,7 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
               credentials,
               region: deps.region,
               options,
+              proof,
             },
             { deadlineMs: remaining, signal: controller.signal, requestId: request.id },
           );
@@ -252,10 +287,10 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
           if (!(e instanceof EnclaveProtocolError)) throw e;
           deps.metrics.inc('attested_pack_enclave_errors_total', { code: e.code });
           outcome(e.code.toLowerCase());
-          const status = statusForEnclaveError(e.code);
+          const status = statusForEnclaveError(e.code, e.detail);
           request.log.warn({ code: e.code, detail: e.detail }, 'enclave refused the pack');
           if (status === 503) void reply.header('retry-after', '5');
-          return reply.code(status).send(errorBody(request, e.code, e.message, e.detail));
+          return reply.code(status).send(errorBody(request, e.code, messageForCi(e, request.id), e.detail));
         }
       } finally {
         clearTimeout(deadline);
@@ -305,15 +340,24 @@ function statusPlugin(app: FastifyInstance, deps: HostDeps): void {
     }
   };
 
+  // One enclave round trip serves every /v1/health call for healthCacheMs: a flood of
+  // health checks must not become a flood of enclave connections.
+  const healthCacheMs = deps.healthCacheMs ?? 2000;
+  let health: { at: number; value: Promise<Record<string, unknown>> } | undefined;
+  const enclaveHealth = async (): Promise<Record<string, unknown>> => {
+    try {
+      const h = await callEnclave(deps.enclave, 'health', {}, { deadlineMs: 1000 });
+      return { reachable: true, nsm: h.nsm, packHandler: h.packHandler };
+    } catch (e) {
+      return { reachable: false, code: e instanceof EnclaveProtocolError ? e.code : 'INTERNAL' };
+    }
+  };
   app.get('/v1/health', {
     schema: { response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' }, enclave: { type: 'object', additionalProperties: true } } } } },
   }, async () => {
-    try {
-      const h = await callEnclave(deps.enclave, 'health', {}, { deadlineMs: 1000 });
-      return { status: 'ok', enclave: { reachable: true, nsm: h.nsm, packHandler: h.packHandler } };
-    } catch (e) {
-      return { status: 'ok', enclave: { reachable: false, code: e instanceof EnclaveProtocolError ? e.code : 'INTERNAL' } };
-    }
+    const t = Date.now();
+    if (health === undefined || t - health.at >= healthCacheMs) health = { at: t, value: enclaveHealth() };
+    return { status: 'ok', enclave: await health.value };
   });
 
   const readySchema = {
@@ -342,7 +386,16 @@ function statusPlugin(app: FastifyInstance, deps: HostDeps): void {
 }
 
 function metricsPlugin(app: FastifyInstance, deps: HostDeps): void {
-  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_request, reply: FastifyReply) => {
+  const expected = deps.metricsTokenSha256 === undefined ? undefined : Buffer.from(deps.metricsTokenSha256, 'hex');
+  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (request, reply: FastifyReply) => {
+    if (expected !== undefined) {
+      const m = /^Bearer ([\x21-\x7e]{1,1024})$/.exec(request.headers.authorization ?? '');
+      const got = createHash('sha256').update(m?.[1] ?? '', 'utf8').digest();
+      if (m === null || !timingSafeEqual(got, expected)) {
+        void reply.header('www-authenticate', 'Bearer');
+        return reply.code(401).type('text/plain').send('metrics need Authorization: Bearer <metrics token>\n');
+      }
+    }
     void reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
     return deps.metrics.render();
   });

@@ -12,8 +12,16 @@ export interface Principal extends Scope {
   kind: 'token' | 'github-oidc';
   /** Token name, or `repo:<owner/name>@<ref>` for OIDC. */
   name: string;
-  /** OIDC only: the repository the token was minted for (recorded in the receipt). */
+  /** OIDC only: the repository the token was minted for (for logs). */
   repository?: string;
+  /** OIDC only: the raw token, forwarded to the enclave as the pack's proof when the body has none. */
+  token?: string;
+}
+
+/** `aud` is `<prefix>:<43 base64url characters>` (a string, or an array of exactly that one). */
+export function audienceHasPrefix(aud: unknown, prefix: string): boolean {
+  const single = Array.isArray(aud) && aud.length === 1 ? aud[0] : aud;
+  return typeof single === 'string' && single.startsWith(`${prefix}:`) && /^[A-Za-z0-9_-]{43}$/.test(single.slice(prefix.length + 1));
 }
 
 export type AuthErrorCode = 'UNAUTHENTICATED' | 'TOKEN_INVALID' | 'TOKEN_EXPIRED' | 'NO_MATCHING_RULE' | 'FORBIDDEN_SCOPE';
@@ -37,9 +45,17 @@ function refMatches(pattern: string | undefined, ref: string): boolean {
   return pattern.endsWith('*') ? ref.startsWith(pattern.slice(0, -1)) : ref === pattern;
 }
 
-export function ruleMatches(rule: OidcRule, claims: { repository: string; ref: string; environment?: string }): boolean {
+export interface OidcClaims {
+  repositoryId: string;
+  repositoryOwnerId: string;
+  ref: string;
+  environment?: string;
+}
+
+export function ruleMatches(rule: OidcRule, claims: OidcClaims): boolean {
   return (
-    rule.repository === claims.repository &&
+    rule.repositoryId === claims.repositoryId &&
+    rule.repositoryOwnerId === claims.repositoryOwnerId &&
     refMatches(rule.ref, claims.ref) &&
     (rule.environment === undefined || rule.environment === claims.environment)
   );
@@ -69,8 +85,8 @@ export function createAuthenticator(auth: { tokens: TokenRule[]; githubOidc?: Gi
     try {
       ({ payload } = await jwtVerify(token, keys, {
         issuer: oidc.issuer,
-        audience: oidc.audience,
-        algorithms: ['RS256', 'ES256', 'ES384'],
+        algorithms: ['RS256', 'ES256'],
+        requiredClaims: ['exp', 'iat', 'aud'],
         clockTolerance: 30,
         ...(now === undefined ? {} : { currentDate: new Date(now()) }),
       }));
@@ -79,18 +95,24 @@ export function createAuthenticator(auth: { tokens: TokenRule[]; githubOidc?: Gi
       if (e instanceof joseErrors.JWTClaimValidationFailed) throw new AuthError(401, 'TOKEN_INVALID', `the OIDC token was refused: ${e.claim} claim: ${e.reason}`);
       throw new AuthError(401, 'TOKEN_INVALID', `the OIDC token was refused: ${(e as Error).message}`);
     }
-    const repository = payload.repository;
-    const ref = payload.ref;
-    if (typeof repository !== 'string' || typeof ref !== 'string') throw new AuthError(401, 'TOKEN_INVALID', 'the OIDC token has no repository/ref claims');
+    // The enclave checks the request hash after the prefix; the host checks the prefix only.
+    if (!audienceHasPrefix(payload.aud, oidc.audience)) {
+      throw new AuthError(401, 'TOKEN_INVALID', `the OIDC token's audience is not "${oidc.audience}:<request hash>"`);
+    }
+    const { repository, repository_id: repositoryId, repository_owner_id: repositoryOwnerId, ref } = payload;
+    if (typeof repository !== 'string' || typeof ref !== 'string' || typeof repositoryId !== 'string' || typeof repositoryOwnerId !== 'string') {
+      throw new AuthError(401, 'TOKEN_INVALID', 'the OIDC token lacks repository, repository_id, repository_owner_id or ref');
+    }
     const environment = typeof payload.environment === 'string' ? payload.environment : undefined;
-    const claims = environment === undefined ? { repository, ref } : { repository, ref, environment };
+    const claims: OidcClaims = { repositoryId, repositoryOwnerId, ref, ...(environment === undefined ? {} : { environment }) };
     const rules = oidc.rules.filter((r) => ruleMatches(r, claims));
-    if (rules.length === 0) throw new AuthError(403, 'NO_MATCHING_RULE', `no rule allows repository ${repository} at ${ref}`);
+    if (rules.length === 0) throw new AuthError(403, 'NO_MATCHING_RULE', `no rule allows repository ${repository} (id ${repositoryId}) at ${ref}`);
     // Several matching rules: the union of their scopes.
     return {
       kind: 'github-oidc',
       name: `repo:${repository}@${ref}`,
       repository,
+      token,
       identities: [...new Set(rules.flatMap((r) => r.identities))],
       environments: [...new Set(rules.flatMap((r) => r.environments))],
     };

@@ -22,9 +22,16 @@ export interface TokenRule extends Scope {
 }
 
 export interface OidcRule extends Scope {
-  /** `owner/name`, exact. */
-  repository: string;
-  /** Exact ref, or a prefix ending in '*' (e.g. refs/tags/v*); absent = any ref. */
+  /** GitHub's immutable `repository_id` and `repository_owner_id` (names can be renamed or recreated). */
+  repositoryId: string;
+  repositoryOwnerId: string;
+  /** `owner/name`: informational, for logs; never matched. */
+  repository?: string;
+  /**
+   * Exact ref, or a prefix ending in '*': `refs/tags/v*` matches every tag starting with
+   * "v" (refs/tags/vanything too). Absent = any ref. The host is only the first gate: the
+   * enclave's trust policy decides with exact refs.
+   */
   ref?: string;
   /** GitHub deployment environment claim, exact; absent = any. */
   environment?: string;
@@ -63,6 +70,8 @@ export interface HostConfig {
   allowDebug: boolean;
   readyCacheMs: number;
   auth: { tokens: TokenRule[]; githubOidc?: GithubOidcConfig };
+  /** Bearer token (its SHA-256) that /metrics requires; absent = unauthenticated (bind privately). */
+  metricsTokenSha256?: string;
   limits: HostLimits;
   egress?: { socketPath: string; allow: EgressRule[] };
   credentials: CredentialsConfig;
@@ -165,8 +174,15 @@ function parseOidc(v: unknown, base: string): GithubOidcConfig | undefined {
   const rules = v.rules.map((r, i): OidcRule => {
     const w = `${where}.rules[${i}]`;
     if (!isObj(r)) throw new ConfigError(`${w} must be a map`);
-    only(r, w, ['repository', 'ref', 'environment', 'identities', 'environments']);
-    const rule: OidcRule = { repository: str(r, 'repository', w), ...scope(r, w) };
+    only(r, w, ['repositoryId', 'repositoryOwnerId', 'repository', 'ref', 'environment', 'identities', 'environments']);
+    const repositoryId = str(r, 'repositoryId', w);
+    const repositoryOwnerId = str(r, 'repositoryOwnerId', w);
+    if (!/^[0-9]{1,20}$/.test(repositoryId) || !/^[0-9]{1,20}$/.test(repositoryOwnerId)) {
+      throw new ConfigError(`${w}: repositoryId and repositoryOwnerId are GitHub's numeric ids (strings of digits)`);
+    }
+    const rule: OidcRule = { repositoryId, repositoryOwnerId, ...scope(r, w) };
+    const repository = optStr(r, 'repository', w);
+    if (repository !== undefined) rule.repository = repository;
     const ref = optStr(r, 'ref', w);
     if (ref !== undefined) rule.ref = ref;
     const environment = optStr(r, 'environment', w);
@@ -179,6 +195,23 @@ function parseOidc(v: unknown, base: string): GithubOidcConfig | undefined {
     jwks: jwksUrl !== undefined ? { url: jwksUrl } : { file: resolve(base, jwksFile as string) },
     rules,
   };
+}
+
+function parseMetrics(v: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  if (v === undefined) return undefined;
+  if (!isObj(v)) throw new ConfigError('metrics must be a map');
+  only(v, 'metrics', ['tokenSha256', 'tokenEnv']);
+  const direct = optStr(v, 'tokenSha256', 'metrics');
+  const varName = optStr(v, 'tokenEnv', 'metrics');
+  if ((direct === undefined) === (varName === undefined)) throw new ConfigError('metrics: give exactly one of tokenSha256 or tokenEnv');
+  let sha256 = direct;
+  if (varName !== undefined) {
+    const token = env[varName];
+    if (token === undefined || token === '') throw new ConfigError(`metrics.tokenEnv: ${varName} is not set`);
+    sha256 = sha256HexOfToken(token);
+  }
+  if (!/^[0-9a-f]{64}$/.test(sha256 as string)) throw new ConfigError('metrics.tokenSha256 must be 64 lowercase hex digits');
+  return sha256;
 }
 
 function parseCredentials(v: unknown): CredentialsConfig {
@@ -212,7 +245,8 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     throw new ConfigError(`config is not YAML/JSON: ${(e as Error).message}`);
   }
   if (!isObj(raw)) throw new ConfigError('config must be a map');
-  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'limits', 'egress', 'credentials', 'logLevel']);
+  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'metrics', 'limits', 'egress', 'credentials', 'logLevel']);
+  const metricsTokenSha256 = parseMetrics(raw.metrics, env);
   const region = str(raw, 'region', 'config');
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new ConfigError(`region '${region}' is not an AWS region name`);
   const manifestPath = resolve(base, str(raw, 'manifest', 'config'));
@@ -278,6 +312,7 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     logLevel: logLevel as HostConfig['logLevel'],
   };
   if (attestationRoot !== undefined) config.attestationRoot = attestationRoot;
+  if (metricsTokenSha256 !== undefined) config.metricsTokenSha256 = metricsTokenSha256;
   if (raw.tls !== undefined) {
     if (!isObj(raw.tls)) throw new ConfigError('tls must be { certFile, keyFile }');
     only(raw.tls, 'tls', ['certFile', 'keyFile']);

@@ -36,10 +36,16 @@ export interface EgressOptions {
 }
 
 /** The default allowlist: the regional KMS endpoint (and its FIPS twin) on 443. */
+/**
+ * KMS for the region, plus GitHub Actions' OIDC issuer: the enclave fetches the issuer's
+ * JWKS itself (TLS terminates inside it). Other issuers (GitLab, GitHub Enterprise) are
+ * added by configuration.
+ */
 export function defaultEgressRules(region: string): EgressRule[] {
   return [
     { host: `kms.${region}.amazonaws.com`, port: 443 },
     { host: `kms-fips.${region}.amazonaws.com`, port: 443 },
+    { host: 'token.actions.githubusercontent.com', port: 443 },
   ];
 }
 

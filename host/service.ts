@@ -68,6 +68,7 @@ export async function startHost(config: HostConfig, opts: StartHostOptions = {})
     readyCacheMs: config.readyCacheMs,
     limits: config.limits,
     auth: config.auth,
+    ...(config.metricsTokenSha256 === undefined ? {} : { metricsTokenSha256: config.metricsTokenSha256 }),
     logger,
     ...(opts.now === undefined ? {} : { now: opts.now }),
   });

@@ -1,5 +1,5 @@
-// Every real (and labelled synthetic) AWS Nitro attestation document in the shared
-// fixtures is accepted or refused exactly as INDEX.json says, checked at its own timestamp.
+// Every real (and labelled synthetic) AWS Nitro attestation document in test/fixtures/nitro
+// is accepted or refused exactly as INDEX.json says, checked at its own timestamp.
 // Expected values come from INDEX.json and from an independent CBOR decoder (cbor-x),
 // never from the verifier under test.
 import { createHash } from 'node:crypto';
@@ -14,7 +14,7 @@ import {
   type VerifyErrorCode,
 } from '../verifier/index.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/nitro/', import.meta.url);
+const FIXTURES = new URL('./fixtures/nitro/', import.meta.url);
 
 interface IndexEntry {
   file: string;

@@ -15,7 +15,7 @@ import {
 } from '../verifier/index.ts';
 import { encode, IndefiniteMap, Raw, Tagged, type Encodable } from '../verifier/test-documents.ts';
 
-const FIXTURES = new URL('../../shared/fixtures/nitro/', import.meta.url);
+const FIXTURES = new URL('./fixtures/nitro/', import.meta.url);
 const INDEX = JSON.parse(readFileSync(new URL('INDEX.json', FIXTURES), 'utf8')) as Array<{ file: string; valid: boolean }>;
 const DOCS = INDEX.filter((e) => e.valid).map((e) => ({ name: e.file, bytes: new Uint8Array(readFileSync(new URL(e.file, FIXTURES))) }));
 

@@ -1,5 +1,7 @@
-// GitHub Actions OIDC tokens at the host, with a locally generated JWKS: valid, expired,
-// wrong issuer, wrong audience, foreign key, unmapped repository, out-of-scope environment.
+// GitHub Actions OIDC tokens at the host (the first gate; the enclave decides), with a
+// locally generated JWKS: valid, expired, no exp, wrong issuer, audience without the
+// request-hash suffix, foreign key, unmapped repository id, renamed repository, out-of-scope
+// environment; the token is forwarded to the enclave as the pack's proof.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -17,8 +19,11 @@ const ISSUER = 'https://token.actions.githubusercontent.com';
 const AUDIENCE = 'attested-pack';
 const repo = makeGitRepo({ 'clef.yaml': 'version: 1\n' });
 const seenOptions: Array<Record<string, unknown>> = [];
+const seenProofs: unknown[] = [];
+const REQUEST_AUD = `${AUDIENCE}:${'A'.repeat(43)}`;
 const handler: PackHandler = async (input) => {
   seenOptions.push(input.options);
+  seenProofs.push(input.proof);
   return { artifact: Buffer.from('a'), receipt: Buffer.from('r') };
 };
 
@@ -40,8 +45,8 @@ beforeAll(async () => {
     audience: ${AUDIENCE}
     jwksFile: ${writeJwks({ keys: [jwk] })}
     rules:
-      - { repository: org/app, ref: refs/heads/main, identities: [api-svc], environments: [production] }
-      - { repository: org/app, ref: 'refs/tags/v*', identities: [api-svc], environments: [staging] }`,
+      - { repositoryId: '101', repositoryOwnerId: '202', repository: org/app, ref: refs/heads/main, identities: [api-svc], environments: [production] }
+      - { repositoryId: '101', repositoryOwnerId: '202', ref: 'refs/tags/v*', identities: [api-svc], environments: [staging] }`,
   });
 });
 afterAll(async () => {
@@ -54,15 +59,15 @@ function writeJwks(jwks: unknown): string {
   return file;
 }
 
-async function token(claims: Record<string, unknown>, opts: { iss?: string; aud?: string; exp?: number; signer?: CryptoKey } = {}) {
+async function token(claims: Record<string, unknown>, opts: { iss?: string; aud?: string; exp?: number | null; signer?: CryptoKey } = {}) {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ repository: 'org/app', ref: 'refs/heads/main', ...claims })
+  const jwt = new SignJWT({ repository: 'org/app', repository_id: '101', repository_owner_id: '202', ref: 'refs/heads/main', ...claims })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .setIssuer(opts.iss ?? ISSUER)
-    .setAudience(opts.aud ?? AUDIENCE)
-    .setIssuedAt(now - 60)
-    .setExpirationTime(opts.exp ?? now + 300)
-    .sign(opts.signer ?? key);
+    .setAudience(opts.aud ?? REQUEST_AUD)
+    .setIssuedAt(now - 60);
+  if (opts.exp !== null) jwt.setExpirationTime(opts.exp ?? now + 300);
+  return jwt.sign(opts.signer ?? key);
 }
 
 async function pack(jwt: string, environment: string, options?: Record<string, string>) {
@@ -92,7 +97,7 @@ describe('GitHub Actions OIDC', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks`;
     const auth = createAuthenticator({
       tokens: [],
-      githubOidc: { issuer: ISSUER, audience: AUDIENCE, jwks: { url }, rules: [{ repository: 'org/app', identities: ['api-svc'], environments: ['dev'] }] },
+      githubOidc: { issuer: ISSUER, audience: AUDIENCE, jwks: { url }, rules: [{ repositoryId: '101', repositoryOwnerId: '202', identities: ['api-svc'], environments: ['dev'] }] },
     });
     try {
       const p = await auth(`Bearer ${await token({})}`);
@@ -103,15 +108,27 @@ describe('GitHub Actions OIDC', () => {
     }
   });
 
-  it('accepts a valid token whose repository/ref map to the scope', async () => {
-    expect((await pack(await token({}), 'production')).status).toBe(200);
+  it('accepts a valid token whose repository ids/ref map to the scope, and forwards it as the proof', async () => {
+    const jwt = await token({});
+    expect((await pack(jwt, 'production')).status).toBe(200);
+    expect(seenProofs.at(-1)).toEqual({ kind: 'oidc', token: jwt });
+    // refs/tags/v* is a prefix rule: any tag starting with "v", refs/tags/vanything too
     expect((await pack(await token({ ref: 'refs/tags/v1.2.0' }), 'staging')).status).toBe(200);
-    // the receipt's repository comes from the token, not from the request
-    expect(seenOptions.at(-1)).toEqual({ repository: 'org/app' });
+    expect((await pack(await token({ ref: 'refs/tags/vanything' }), 'staging')).status).toBe(200);
+    // options pass through unchanged: the enclave (not the host) owns them
+    expect((await pack(await token({}), 'production', { ttlSeconds: '60' })).status).toBe(200);
+    expect(seenOptions.at(-1)).toEqual({ ttlSeconds: '60' });
   });
 
-  it('403 when the request names another repository than the token', async () => {
-    expect(await pack(await token({}), 'production', { repository: 'org/evil' })).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+  it('401 for a token without exp', async () => {
+    expect(await pack(await token({}, { exp: null }), 'production')).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+  });
+
+  it('a renamed or recreated repository is matched by id, not by name', async () => {
+    // same name, another id: a recreated repository
+    expect(await pack(await token({ repository_id: '999' }), 'production')).toMatchObject({ status: 403, code: 'NO_MATCHING_RULE' });
+    // another name, same ids: a renamed repository keeps its rule
+    expect((await pack(await token({ repository: 'org/renamed' }), 'production')).status).toBe(200);
   });
 
   it('401 for an expired token', async () => {
@@ -124,6 +141,8 @@ describe('GitHub Actions OIDC', () => {
     expect(iss).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
     expect(iss.message).toContain('iss');
     expect(await pack(await token({}, { aud: 'someone-else' }), 'production')).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+    // the bare prefix (no request hash) is not a request-bound audience
+    expect(await pack(await token({}, { aud: AUDIENCE }), 'production')).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
   });
 
   it('401 for a token signed by a key outside the JWKS', async () => {
@@ -131,7 +150,7 @@ describe('GitHub Actions OIDC', () => {
   });
 
   it('403 when no rule maps the repository/ref, or the environment is outside the mapped scope', async () => {
-    expect(await pack(await token({ repository: 'org/other' }), 'production')).toMatchObject({ status: 403, code: 'NO_MATCHING_RULE' });
+    expect(await pack(await token({ repository_owner_id: '303' }), 'production')).toMatchObject({ status: 403, code: 'NO_MATCHING_RULE' });
     expect(await pack(await token({ ref: 'refs/heads/feature' }), 'production')).toMatchObject({ status: 403, code: 'NO_MATCHING_RULE' });
     expect(await pack(await token({}), 'staging')).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
   });

@@ -2,6 +2,7 @@
 // sockets. The enclave runs a test pack handler that produces a genuine receipt (DSSE +
 // simulated attestation document), so the client's local verification is exercised for
 // real: success, wrong nonce, wrong manifest, wrong commit, host refusals, usage errors.
+import { NO_PACK_OPTIONS, sampleReceiptAuthorization } from '../verifier/test-authorization.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,8 +43,9 @@ function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): Pa
     const artifact = Buffer.from(`${JSON.stringify({ version: 1, identity: input.identity, environment: input.environment }, null, 2)}\n`);
     const statement = buildReceiptStatement({
       artifactName: `${input.identity}/${input.environment}.json`,
+      authorization: sampleReceiptAuthorization(tweak.commit ?? input.commit, 'test/repo'),
       source: { repository: 'test/repo', commit: tweak.commit ?? input.commit, objectFormat: input.objectFormat, clefYaml: clef.id, cells },
-      pack: { identity: input.identity, environment: input.environment, namespaces: ['api', 'web'], revision: `${Date.now()}-0a1b2c3d`, packedAt: new Date().toISOString() },
+      pack: { identity: input.identity, environment: input.environment, namespaces: ['api', 'web'], revision: `${Date.now()}-0a1b2c3d`, packedAt: new Date().toISOString(), options: { ...NO_PACK_OPTIONS } },
       kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
       artifactSha256: createHash('sha256').update(artifact).digest('hex'),
       builderVersion: '0.1.0',

@@ -34,9 +34,11 @@ async function packRequest(nonce: Uint8Array, mutate?: (b: PackRequestBody) => v
     objects: collected.objects,
     credentials: { accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, ...(ENCLAVE_ROLE.sessionToken === undefined ? {} : { sessionToken: ENCLAVE_ROLE.sessionToken }) },
     region: 'us-east-1',
-    options: { repository: 'github.com/example/secrets', signingKeyArn: world.keys.signing },
+    options: { signingKeyArn: world.keys.signing },
   };
   mutate?.(body);
+  // Honest CI: a token bound to exactly this request (a test that sets its own proof keeps it).
+  if (body.proof === undefined) body.proof = world.proofFor(body);
   return body;
 }
 
@@ -153,10 +155,10 @@ describe('attested pack (in process)', () => {
     expect(e.message).toContain('DB_PASSWORD');
   });
 
-  it('an unknown identity is refused', async () => {
+  it('an identity the repository rules do not name is refused before clef.yaml is read', async () => {
     const e = await refusal(pack(randomBytes(8), (b) => (b.identity = 'nobody')));
     expect(e.code).toBe('PACK_REFUSED');
-    expect(e.detail).toBe('IDENTITY_NOT_FOUND');
+    expect(e.detail).toBe('PACK_UNAUTHORIZED');
   });
 
   it('a tampered git object is refused', async () => {

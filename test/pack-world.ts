@@ -21,6 +21,15 @@ import { createPackHandler, type PackPhases } from '../enclave/pack.ts';
 import { encryptSops, kmsKeyWrapper } from '../enclave/sops/encrypt.ts';
 import { sdkKmsEncrypt } from '../enclave/sops/kms-sdk.ts';
 import type { Nsm } from '../enclave/nsm/nsm.ts';
+import type { PackProof, PackRequestBody } from '../enclave/protocol.ts';
+import { createPolicyAuthorizer } from '../enclave/pack/policy-authorizer.ts';
+import { createTrustedClock } from '../enclave/authz/clock.ts';
+import { createTunnelJwksFetcher } from '../enclave/authz/jwks-fetch.ts';
+import { startOidcIssuer, SIMULATED_OIDC_HOST, type MintOptions, type SimulatedOidcIssuer } from '../simulator/oidc-issuer.ts';
+import { DEFAULT_GITHUB_JOB, type GithubJob } from '../simulator/oidc-claims.ts';
+import { DEV_AUDIENCE, developmentTrustPolicyBytes, repoRulesYaml } from '../simulator/dev-trust-policy.ts';
+import { packRequestAudience } from '../verifier/pack-request.ts';
+import { trustPolicyDigest } from '../verifier/trust-policy.ts';
 
 /** The name the enclave dials; the egress proxy maps it to the emulator on loopback. */
 export const KMS_HOST = 'localhost';
@@ -35,8 +44,13 @@ export function fakeManifest(seed = 'image-a'): BuildManifest {
     inputs: [],
     eif: { file: 'attested-pack.eif', sha384: '0'.repeat(96), size: 0 },
     pcrs: { '0': pcr(0), '1': pcr(1), '2': pcr(2) },
+    trustPolicy: null,
   };
 }
+
+/** The dev environment's one namespace (identity `web`), and its secret. */
+export const DEV_NAMESPACE = 'database';
+export const DEV_SECRET = `dev-${randomBytes(6).toString('hex')}`;
 
 /** The secrets the sample repo holds: namespace → key → value. */
 export const SAMPLE_SECRETS: Record<string, Record<string, string | number | boolean>> = {
@@ -44,18 +58,38 @@ export const SAMPLE_SECRETS: Record<string, Record<string, string | number | boo
   payments: { STRIPE_KEY: `sk_test_${randomBytes(8).toString('hex')}`, ENABLED: true },
 };
 
+/** The repository the simulated CI runs in (ids as GitHub would put them in tokens). */
+export const WORLD_REPOSITORY = { name: DEFAULT_GITHUB_JOB.repository, repositoryId: DEFAULT_GITHUB_JOB.repository_id, repositoryOwnerId: DEFAULT_GITHUB_JOB.repository_owner_id };
+
 export interface PackWorld {
   harness: Harness;
+  /** The SIMULATED OIDC issuer (GitHub-shaped) the development trust policy trusts. */
+  issuer: SimulatedOidcIssuer;
+  /** Canonical trust policy bytes the enclave runs with, and their SHA-384. */
+  trustPolicy: Uint8Array;
+  trustPolicySha384: string;
   ca: TestCa;
   manifest: BuildManifest;
-  keys: { sops: string; envelope: string; signing: string };
+  /** sops = production's SOPS key; sopsDev = the dev environment's (the trust policy keeps them apart). */
+  keys: { sops: string; sopsDev: string; envelope: string; signing: string };
   repoDir: string;
   socketPath: string;
   egress: RunningEgressProxy;
   /** Start (or restart) the enclave server with a simulated NSM running `manifest`'s image. */
   startEnclave(image?: BuildManifest, opts?: { debug?: boolean; observe?: (p: PackPhases) => void }): Promise<RunningEnclaveServer>;
   relayed: Buffer[];
+  /** An OIDC proof for exactly this request, as honest CI in the world's repository would get. */
+  proofFor(body: Pick<PackRequestBody, 'identity' | 'environment' | 'commit' | 'nonce' | 'options'>, job?: Partial<GithubJob>, mint?: MintOptions): PackProof;
   close(): Promise<void>;
+}
+
+/** Typed pack options, as the enclave normalises them (for the audience). */
+export function canonicalOptions(o: Record<string, string | number | boolean> | undefined) {
+  return {
+    signingKeyArn: typeof o?.signingKeyArn === 'string' ? o.signingKeyArn : null,
+    ttlSeconds: typeof o?.ttlSeconds === 'number' ? o.ttlSeconds : null,
+    bindEncryptionContext: o?.bindEncryptionContext === true,
+  };
 }
 
 function git(cwd: string, args: string[]): string {
@@ -81,10 +115,10 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
   const admin = harness.client(ADMIN);
   const createKey = async (spec: 'SYMMETRIC_DEFAULT' | 'ECC_NIST_P256') =>
     (await admin.send(new CreateKeyCommand(spec === 'SYMMETRIC_DEFAULT' ? {} : { KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata?.Arn as string;
-  const keys = { sops: await createKey('SYMMETRIC_DEFAULT'), envelope: await createKey('SYMMETRIC_DEFAULT'), signing: await createKey('ECC_NIST_P256') };
-  for (const kind of ['sops', 'envelope', 'signing'] as const) {
+  const keys = { sops: await createKey('SYMMETRIC_DEFAULT'), sopsDev: await createKey('SYMMETRIC_DEFAULT'), envelope: await createKey('SYMMETRIC_DEFAULT'), signing: await createKey('ECC_NIST_P256') };
+  for (const kind of ['sops', 'sopsDev', 'envelope', 'signing'] as const) {
     const policy = generateKeyPolicy({
-      key: kind,
+      key: kind === 'sopsDev' ? 'sops' : kind,
       manifest,
       enclaveRoleArn: 'arn:aws:iam::111122223333:role/enclave-role',
       adminArns: [ADMIN.principalArn],
@@ -97,14 +131,16 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
   // The Clef repo: clef.yaml + SOPS files encrypted (by the CI user, an editor) to the sops key.
   const repoDir = join(dir, 'repo');
   mkdirSync(repoDir);
-  git(repoDir, ['init', '-q', `--object-format=${opts.objectFormat ?? 'sha1'}`]);
+  git(repoDir, ['init', '-q', '-b', 'main', `--object-format=${opts.objectFormat ?? 'sha1'}`]);
   const clefYaml = [
     'version: 1',
     'environments:',
     '  - name: production',
     '    description: Production',
+    '  - name: dev',
+    '    description: Development',
     'namespaces:',
-    ...Object.keys(secrets).flatMap((ns) => [`  - name: ${ns}`, `    description: Namespace ${ns}`]),
+    ...[...new Set([...Object.keys(secrets), DEV_NAMESPACE])].flatMap((ns) => [`  - name: ${ns}`, `    description: Namespace ${ns}`]),
     'sops:',
     '  default_backend: awskms',
     `  aws_kms_arn: ${keys.sops}`,
@@ -118,9 +154,21 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     '        kms:',
     '          provider: aws',
     `          keyId: ${keys.envelope}`,
+    '  - name: web',
+    '    description: The web front end (dev only)',
+    `    namespaces: [${DEV_NAMESPACE}]`,
+    '    environments:',
+    '      dev:',
+    '        kms:',
+    '          provider: aws',
+    `          keyId: ${keys.envelope}`,
     '',
   ].join('\n');
   writeFileSync(join(repoDir, 'clef.yaml'), clefYaml);
+  writeFileSync(
+    join(repoDir, '.attested-pack.yaml'),
+    repoRulesYaml({ 'payments-api': { production: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } }, web: { dev: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } } }),
+  );
   const ci = harness.client(CI_USER);
   for (const [ns, values] of Object.entries(secrets)) {
     const plain = Object.entries(values).map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n';
@@ -128,15 +176,33 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, await encryptSops(plain, { format: 'yaml', fileName: file, keys: [kmsKeyWrapper({ arn: keys.sops, encrypt: sdkKmsEncrypt(() => ci) })] }));
   }
+  const devFile = join(repoDir, 'secrets', DEV_NAMESPACE, 'dev.enc.yaml');
+  mkdirSync(dirname(devFile), { recursive: true });
+  writeFileSync(devFile, await encryptSops(`DEV_ONLY: "${DEV_SECRET}"\n`, { format: 'yaml', fileName: devFile, keys: [kmsKeyWrapper({ arn: keys.sopsDev, encrypt: sdkKmsEncrypt(() => ci) })] }));
   git(repoDir, ['add', '.']);
   git(repoDir, ['commit', '-q', '-m', 'secrets']);
 
-  // The enclave's only way out: tunnel socket → egress proxy → (allowlisted) the emulator.
+  // CI's issuer, and the DEVELOPMENT trust policy that trusts it for this repository's main.
+  const issuer = await startOidcIssuer();
+  const trustPolicy = developmentTrustPolicyBytes(issuer, [
+    {
+      ...WORLD_REPOSITORY,
+      environments: {
+        production: { refs: ['refs/heads/main'], kmsKeyArns: [keys.sops], maxCommitAgeSeconds: 30 * 24 * 3600 },
+        dev: { refs: ['refs/heads/main'], kmsKeyArns: [keys.sopsDev] },
+      },
+    },
+  ]);
+
+  // The enclave's only way out: tunnel socket → egress proxy → (allowlisted) the emulator and the issuer.
   const port = Number(new URL(harness.emulator.endpoint).port);
   const relayed: Buffer[] = [];
   const egressSocket = join(dir, 'egress.sock');
   const egress = await startEgressProxy(egressSocket, {
-    allow: [{ host: KMS_HOST, port, connectTo: { host: '127.0.0.1', port } }],
+    allow: [
+      { host: KMS_HOST, port, connectTo: { host: '127.0.0.1', port } },
+      { host: SIMULATED_OIDC_HOST, port: 443, connectTo: { host: '127.0.0.1', port: issuer.port } },
+    ],
     onRelay: (_d, chunk) => relayed.push(Buffer.from(chunk)),
   });
 
@@ -144,6 +210,9 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
   let running: RunningEnclaveServer | undefined;
   const world: PackWorld = {
     harness,
+    issuer,
+    trustPolicy,
+    trustPolicySha384: trustPolicyDigest(trustPolicy),
     ca,
     manifest,
     keys,
@@ -158,14 +227,24 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
         nsm,
         packHandler: createPackHandler({
           kms: { tunnelSocket: egressSocket, caBundlePem: harness.emulator.caPem, endpointFor: () => `https://${KMS_HOST}:${port}`, maxAttempts: 1 },
+          authorizer: createPolicyAuthorizer({
+            policyBytes: trustPolicy,
+            jwksFetch: createTunnelJwksFetcher({ tunnelSocket: egressSocket }),
+            clock: createTrustedClock({ nsm, readFile: () => 'tsc' }),
+          }),
           builderVersion: '0.1.0',
           ...(o.observe === undefined ? {} : { observe: o.observe }),
         }),
       });
       return running;
     },
+    proofFor(body, job = {}, mint = {}) {
+      const audience = packRequestAudience(DEV_AUDIENCE, { ...body, options: canonicalOptions(body.options) });
+      return { kind: 'oidc', token: issuer.mintToken({ aud: audience }, { ...mint, job: { sha: body.commit, workflow_sha: body.commit, job_workflow_sha: body.commit, ...job } }) };
+    },
     async close() {
       await running?.close();
+      await issuer.close();
       await egress.close();
       await harness.close();
       rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { parseBuildManifest, type BuildManifest } from '../verifier/build-manife
 import { signDsseEnvelope, type DsseEnvelope } from '../verifier/dsse.ts';
 import { assembleReceipt, receiptPublicKey, receiptUserData, signReceiptStatement } from '../verifier/receipt.ts';
 import { buildReceiptStatement, type ReceiptPredicateInput } from '../verifier/statement.ts';
+import { NO_PACK_OPTIONS, sampleReceiptAuthorization } from '../verifier/test-authorization.ts';
 
 export function hex48(fill: number): string {
   return Buffer.alloc(48, fill).toString('hex');
@@ -21,6 +22,7 @@ export function sampleManifest(pcrFill = 0x10): BuildManifest {
       inputs: [{ name: 'enclave-bundle', source: 'build/enclave.mjs', sha384: hex48(0x01), size: 1234 }],
       eif: { file: 'enclave.eif', sha384: hex48(0x02), size: 99999 },
       pcrs: { '0': hex48(pcrFill), '1': hex48(pcrFill + 1), '2': hex48(pcrFill + 2) },
+      trustPolicy: null,
     }),
   );
 }
@@ -40,8 +42,9 @@ export const ARTIFACT = new TextEncoder().encode(
 export function sampleInput(artifact: Uint8Array = ARTIFACT): ReceiptPredicateInput {
   return {
     artifactName: 'payments-api/production.json',
+    authorization: sampleReceiptAuthorization('c'.repeat(40)),
     source: {
-      repository: 'github.com/example/secrets',
+      repository: 'example/secrets',
       commit: 'c'.repeat(40),
       objectFormat: 'sha1',
       clefYaml: 'd'.repeat(40),
@@ -56,6 +59,7 @@ export function sampleInput(artifact: Uint8Array = ARTIFACT): ReceiptPredicateIn
       namespaces: ['database', 'payments'],
       revision: '1795402800123-1a2b3c4d',
       packedAt: '2026-11-23T10:00:00.123Z',
+      options: { ...NO_PACK_OPTIONS },
     },
     kms: {
       sopsDecryptKeys: ['arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'],

@@ -2,7 +2,7 @@
 // file of tricky YAML and JSON scalars; for every leaf, the ENC type sops chose and the
 // plaintext it encrypted must equal what our parser assigns to the same source text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ageUnwrapper, decryptSops, parseSops, type SopsFormat } from '../enclave/sops/index.ts';
+import { ageUnwrapper, decryptSops, parseSops, type SopsWriteFormat } from '../enclave/sops/index.ts';
 import { parsePlainBranches } from '../enclave/sops/document.ts';
 import { DEFAULT_LIMITS, type SopsNode } from '../enclave/sops/tree.ts';
 import { newAgeKey, runSops, scratch, type AgeKeyPair, type Scratch } from './sops-support.ts';
@@ -14,7 +14,8 @@ const YAML_SCALARS = [
   'f4: -.Inf', 'f5: 0.000001', 'f6: .5', 'f7: 1.', 'f8: 6.02e23', 'f9: 1e400', 'f10: -0.0', 'f11: .NaN', 'f12: 0.1e-7',
   'b1: yes', 'b2: True', 'b3: FALSE', 'b4: on', 'n1: ~', 'n2: Null', 's1: \'123\'', 's2: "true"', 't1: !!str 12',
   't2: !!float 3', 't3: !!int "12"', 't4: !!binary aGVsbG8=', 't5: !custom thing', 'e1: ENC-lookalike',
-  'bin: 0b101', 'x: 12:30', 'v: 1.2.3', 'dot: .', 'plus: +1e5',
+  'bin: 0b101', 'x: 12:30', 'v: 1.2.3', 'dot: .', 'plus: +1e5', 'd7: 2024-01-02T03:04:05,5Z',
+  'd8: 2024-01-02T03:04:05.1234567891Z', 'd9: 2024-01-02 03:04:05,25',
 ].join('\n');
 
 const JSON_SCALARS = '{"a": 1, "b": 1.0, "c": 1e21, "d": -0, "e": 0.1, "f": 123456789012345678, "g": 5e-324, "h": true, "i": "x"}';
@@ -34,7 +35,7 @@ function leaves(n: SopsNode, out: Array<[string, string]> = []): Array<[string, 
   return out;
 }
 
-async function compare(text: string, format: SopsFormat): Promise<void> {
+async function compare(text: string, format: SopsWriteFormat): Promise<void> {
   const p = s.write(`scalars.${format}`, text);
   const r = runSops(['encrypt', '--age', key.recipient, p], { cwd: s.dir });
   expect(r.stderr).toBe('');

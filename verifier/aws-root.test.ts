@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AWS_NITRO_ROOT_G1_DER, AWS_NITRO_ROOT_G1_SHA256, awsNitroRootG1, loadPinnedRoot, pemCertificateToDer } from './aws-root.ts';
 import { VerificationError } from './errors.ts';
 
-const FIXTURE_PEM = readFileSync(new URL('../../shared/fixtures/nitro/aws_nitro_root_g1.pem', import.meta.url), 'utf8');
+const FIXTURE_PEM = readFileSync(new URL('../test/fixtures/nitro/aws_nitro_root_g1.pem', import.meta.url), 'utf8');
 
 describe('embedded AWS Nitro root G1', () => {
   it('is byte-identical to the published root and has the pinned fingerprint', () => {

@@ -13,7 +13,7 @@ const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+
 
 // A real AWS chain, read with an independent decoder.
 const cborx = new Decoder({ mapsAsObjects: false, useRecords: false });
-const doc = readFileSync(new URL('../../shared/fixtures/nitro/docs/anjuna-1.cbor', import.meta.url));
+const doc = readFileSync(new URL('../test/fixtures/nitro/docs/anjuna-1.cbor', import.meta.url));
 const payload = cborx.decode((cborx.decode(doc) as Uint8Array[])[2] as Uint8Array) as Map<string, unknown>;
 const LEAF = new Uint8Array(payload.get('certificate') as Uint8Array);
 const BUNDLE = (payload.get('cabundle') as Uint8Array[]).map((c) => new Uint8Array(c));

@@ -32,6 +32,10 @@ export const VERIFY_ERROR_CODES = {
   RECEIPT_MALFORMED: 'receipt file is malformed',
   ARTIFACT_DIGEST_MISMATCH: 'artifact bytes do not match the digest in the receipt',
   MANIFEST_MALFORMED: 'build manifest is malformed',
+  TRUST_POLICY_INVALID: 'pack trust policy is malformed or unsafe',
+  TRUST_POLICY_MISMATCH: "receipt's trust policy digest is not the build manifest's",
+  DEVELOPMENT_POLICY: 'receipt was made under a development trust policy, but chains to the AWS root',
+  EXPECTATION_MISMATCH: 'receipt is valid but does not say what the caller expected (repository, ref, commit, scope, options)',
 } as const;
 
 export type VerifyErrorCode = keyof typeof VERIFY_ERROR_CODES;

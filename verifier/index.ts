@@ -40,3 +40,17 @@ export {
 } from './receipt.ts';
 export { dssePae, dsseKeyId, IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope } from './dsse.ts';
 export { buildReceiptStatement, parseStatement, RECEIPT_PREDICATE_TYPE, type ReceiptPredicateInput, type Statement } from './statement.ts';
+// Pack authorization formats (issue 12): the trust policy measured into the image, and the
+// canonical pack request whose hash a CI token's audience names.
+export {
+  parseTrustPolicy,
+  validateTrustPolicy,
+  canonicalTrustPolicyBytes,
+  trustPolicyDigest,
+  type TrustPolicy,
+  type TrustedIssuer,
+  type TrustedRepository,
+  type EnvironmentPolicy,
+  type SshSigner,
+} from './trust-policy.ts';
+export { canonicalPackRequestBytes, packRequestHash, packRequestAudience, type CanonicalPackRequest, type PackRequestOptions } from './pack-request.ts';

@@ -19,6 +19,7 @@ import {
 import { CheckRecorder } from './checks.ts';
 import { sha256Hex } from './digest.ts';
 import { fail, isVerificationError, VerificationError } from './errors.ts';
+import { checkReceiptExpectations, type ReceiptExpectations } from './receipt-expectations.ts';
 import { parseStrictJson } from './strict-json.ts';
 import { parseStatement, serializeStatement, type ReceiptPredicate, type Statement } from './statement.ts';
 import type { AttestationVerification, CheckResult, VerificationTime } from './types.ts';
@@ -53,6 +54,8 @@ export interface VerifyReceiptOptions {
   root?: Uint8Array;
   /** Accept a debug-mode enclave (PCR0/1/2 zero). Off by default. */
   allowDebug?: boolean;
+  /** What the caller expects the receipt to say (repository, ref, commit, scope, options). */
+  expect?: ReceiptExpectations;
 }
 
 export interface ReceiptVerification {
@@ -176,6 +179,22 @@ export function verifyReceipt(receiptBytes: Uint8Array, opts: VerifyReceiptOptio
       const actual = sha256Hex(artifact);
       if (!equalHex(actual, subjectDigest)) fail('ARTIFACT_DIGEST_MISMATCH', `artifact sha256 is ${actual}, the receipt says ${subjectDigest}`);
     }, () => `artifact file sha256 = ${subjectDigest}`);
+  }
+
+  const auth = predicate.authorization;
+  checks.run('authorization', 'DEVELOPMENT_POLICY', () => {
+    // A development trust policy trusts simulated issuers; run-enclave refuses it on Nitro
+    // hardware, so a receipt claiming both can only come from a bypassed deployment.
+    if (auth.development && attestation.trust.kind === 'aws') {
+      fail('DEVELOPMENT_POLICY', 'the receipt was made under a DEVELOPMENT trust policy, yet its document chains to the AWS Nitro root');
+    }
+  }, () => `${auth.method === 'oidc' ? `OIDC token from ${auth.issuer ?? '?'}` : `SSH signature ${auth.signerFingerprint ?? '?'}`} for ${auth.repository}${auth.ref === null ? '' : ` ${auth.ref}`}${auth.development ? ' — DEVELOPMENT trust policy' : ''}`);
+
+  const expect = opts.expect;
+  if (expect === undefined || Object.keys(expect).length === 0) checks.skip('expectations', 'no --repository/--ref/--commit expectations given');
+  else {
+    checks.run('expectations', 'EXPECTATION_MISMATCH', () => checkReceiptExpectations(predicate, expect),
+      () => `receipt says what was expected (${Object.keys(expect).join(', ')})`);
   }
 
   return {

@@ -9,18 +9,20 @@ import {
   validateStatement,
   type ReceiptPredicateInput,
 } from './statement.ts';
+import { NO_PACK_OPTIONS, sampleReceiptAuthorization } from './test-authorization.ts';
 
 function input(): ReceiptPredicateInput {
   return {
     artifactName: 'api/production.json',
+    authorization: sampleReceiptAuthorization('1'.repeat(64)),
     source: {
-      repository: 'github.com/example/secrets',
+      repository: 'example/secrets',
       commit: '1'.repeat(64),
       objectFormat: 'sha256',
       clefYaml: '2'.repeat(64),
       cells: [{ namespace: 'db', environment: 'production', path: 'secrets/db/production.enc.yaml', blob: '3'.repeat(64) }],
     },
-    pack: { identity: 'api', environment: 'production', namespaces: ['db', 'cache'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z' },
+    pack: { identity: 'api', environment: 'production', namespaces: ['db', 'cache'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z', options: { ...NO_PACK_OPTIONS, signingKeyArn: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' } },
     kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' },
     artifactSha256: '4'.repeat(64),
     builderVersion: '0.1.0',
@@ -49,7 +51,7 @@ describe('receipt statement', () => {
     const s = buildReceiptStatement(input());
     const json = new TextDecoder().decode(serializeStatement(s));
     expect(json.startsWith('{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"api/production.json","digest":{"sha256":"4444')).toBe(true);
-    expect(Object.keys(s.predicate)).toEqual(['source', 'pack', 'kms', 'artifact', 'builder']);
+    expect(Object.keys(s.predicate)).toEqual(['authorization', 'source', 'pack', 'kms', 'artifact', 'builder']);
     expect(Object.keys(s.predicate.source)).toEqual(['repository', 'commit', 'objectFormat', 'clefYaml', 'cells']);
     expect(s.predicate.builder).toEqual({ name: 'attested-pack', version: '0.1.0' });
     expect(s.predicate.artifact.sha256).toBe(s.subject[0].digest.sha256);
@@ -61,9 +63,41 @@ describe('receipt statement', () => {
     expect(withInput((i) => {
       i.source.objectFormat = 'sha1';
       i.source.commit = 'a'.repeat(40);
+      i.authorization.sha = 'a'.repeat(40);
       i.source.clefYaml = 'b'.repeat(40);
       i.source.cells = [];
     })).toBe('ok');
+  });
+
+  it('records the verified caller proof and refuses one that does not fit the statement', () => {
+    const s = buildReceiptStatement(input());
+    expect(Object.keys(s.predicate.authorization)).toContain('trustPolicySha384');
+    expect(parseStatement(serializeStatement(s)).predicate.authorization).toEqual(s.predicate.authorization);
+    // the proof vouches for the computed commit and names the same repository
+    expect(withInput((i) => (i.authorization.sha = '9'.repeat(64)))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.repository = 'other/repo'))).toBe('STATEMENT_MALFORMED');
+    // every member is required; unknown ones are refused
+    expect(withInput((i) => delete (i.authorization as Partial<typeof i.authorization>).actor)).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => ((i.authorization as unknown as Record<string, unknown>).extra = 1))).toBe('STATEMENT_MALFORMED');
+    // method-specific members
+    expect(withInput((i) => (i.authorization.issuer = null))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.signerFingerprint = `SHA256:${'A'.repeat(43)}`))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization = { ...i.authorization, method: 'sshsig', issuer: null, issuedAt: null }))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization = { ...i.authorization, method: 'sshsig', signerFingerprint: `SHA256:${'A'.repeat(43)}` }))).toBe('ok');
+    expect(withInput((i) => ((i.authorization as unknown as Record<string, unknown>).method = 'none'))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.trustPolicySha384 = 'A'.repeat(96)))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.runAttempt = 0))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.authorization.issuer = 'http://insecure.example'))).toBe('STATEMENT_MALFORMED');
+  });
+
+  it('records every pack option, consistent with the KMS keys used', () => {
+    expect(withInput((i) => (i.pack.options.ttlSeconds = 3600))).toBe('ok');
+    expect(withInput((i) => (i.pack.options.ttlSeconds = -1))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => (i.pack.options.ttlSeconds = 1.5))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => ((i.pack.options as unknown as Record<string, unknown>).bindEncryptionContext = 'yes'))).toBe('STATEMENT_MALFORMED');
+    // the signing key used must be the one requested (a stripped signature shows as a mismatch)
+    expect(withInput((i) => (i.pack.options.signingKeyArn = null))).toBe('STATEMENT_MALFORMED');
+    expect(withInput((i) => ((i.pack.options as unknown as Record<string, unknown>).repository = 'x'))).toBe('STATEMENT_MALFORMED');
   });
 
   it('refuses every rule violation (STATEMENT_MALFORMED)', () => {

@@ -4,6 +4,8 @@
 // checks, so nothing can be signed that an auditor would refuse. docs/receipt.md is the spec.
 import { fail } from './errors.ts';
 import { parseStrictJson } from './strict-json.ts';
+import { array, arnOrNull, bad, boolean, HEX, integerOrNull, KMS_ARN, object, text, uniqueStrings } from './statement-fields.ts';
+import { parseAuthorization } from './statement-authorization.ts';
 
 export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const RECEIPT_PREDICATE_TYPE = 'https://attested-pack.dev/receipt/v1';
@@ -12,6 +14,8 @@ export const MAX_STATEMENT_BYTES = 256 * 1024;
 export const MAX_CELLS = 1024;
 export const MAX_NAMESPACES = 1024;
 export const MAX_SOPS_KEYS = 64;
+/** Ten years: Clef artifacts' TTL is seconds from packedAt. */
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 export type ObjectFormat = 'sha1' | 'sha256';
 
@@ -35,6 +39,13 @@ export interface ReceiptSource {
   cells: ReceiptCell[];
 }
 
+/** The pack options exactly as requested (and bound into the OIDC audience). */
+export interface ReceiptPackOptions {
+  signingKeyArn: string | null;
+  ttlSeconds: number | null;
+  bindEncryptionContext: boolean;
+}
+
 export interface ReceiptPack {
   identity: string;
   environment: string;
@@ -43,6 +54,43 @@ export interface ReceiptPack {
   revision: string;
   /** ISO-8601 UTC with milliseconds. */
   packedAt: string;
+  options: ReceiptPackOptions;
+}
+
+/**
+ * The caller proof the enclave verified before it treated clef.yaml as authority
+ * (docs/pack-policy.md): an OIDC token from a trusted CI issuer, or an SSH commit signature.
+ */
+export interface ReceiptAuthorization {
+  method: 'oidc' | 'sshsig';
+  /** The image's trust policy was marked development: true (demo and tests only). */
+  development: boolean;
+  /** SHA-384 of the canonical trust policy measured into the image. */
+  trustPolicySha384: string;
+  issuer: string | null;
+  /** Verified repository name (from the token's claims, or the policy for sshsig). */
+  repository: string;
+  repositoryId: string | null;
+  repositoryOwnerId: string | null;
+  ref: string | null;
+  /** The commit the proof vouches for; always equals source.commit. */
+  sha: string;
+  event: string | null;
+  workflowRef: string | null;
+  workflowSha: string | null;
+  jobWorkflowRef: string | null;
+  jobWorkflowSha: string | null;
+  runId: string | null;
+  runAttempt: number | null;
+  actor: string | null;
+  deploymentEnvironment: string | null;
+  runnerEnvironment: string | null;
+  /** Token iat, unix seconds. */
+  issuedAt: number | null;
+  /** The commit's committer time, unix seconds. */
+  committerTime: number;
+  /** sshsig only: the signer key's fingerprint, `SHA256:<base64>`. */
+  signerFingerprint: string | null;
 }
 
 export interface ReceiptKms {
@@ -52,6 +100,7 @@ export interface ReceiptKms {
 }
 
 export interface ReceiptPredicate {
+  authorization: ReceiptAuthorization;
   source: ReceiptSource;
   pack: ReceiptPack;
   kms: ReceiptKms;
@@ -75,6 +124,7 @@ export interface Statement {
 export interface ReceiptPredicateInput {
   /** Artifact file name, e.g. "<identity>/<environment>.json". */
   artifactName: string;
+  authorization: ReceiptAuthorization;
   source: ReceiptSource;
   pack: ReceiptPack;
   kms: ReceiptKms;
@@ -84,56 +134,12 @@ export interface ReceiptPredicateInput {
   builderVersion: string;
 }
 
-const HEX = { sha1: /^[0-9a-f]{40}$/, sha256: /^[0-9a-f]{64}$/ } as const;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const IDENTITY = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const CLEF_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 const REVISION = /^[0-9]{1,16}-[0-9a-f]{8}$/;
 const PACKED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(?:key|alias)\/[A-Za-z0-9/_+=.@-]{1,256}$/;
 const VERSION = /^[0-9A-Za-z.+-]{1,64}$/;
-// C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F); docs/receipt.md.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-function bad(where: string, message: string): never {
-  fail('STATEMENT_MALFORMED', `${where} ${message}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function object(v: unknown, members: readonly string[], where: string): Record<string, unknown> {
-  if (!isRecord(v)) bad(where, 'must be an object');
-  for (const k of Object.keys(v)) if (!members.includes(k)) bad(where, `has an unknown member "${k}"`);
-  for (const k of members) if (!(k in v)) bad(where, `lacks "${k}"`);
-  return v;
-}
-
-/** Lengths count Unicode code points (docs/receipt.md), not UTF-16 units or bytes. */
-function codePoints(v: string): number {
-  let n = 0;
-  for (const _ of v) n++;
-  return n;
-}
-
-function text(v: unknown, where: string, max: number, pattern?: RegExp): string {
-  if (typeof v !== 'string' || v.length === 0 || codePoints(v) > max) bad(where, `must be a string of 1 to ${max} characters (code points)`);
-  if (CONTROL.test(v)) bad(where, 'must not contain control characters');
-  if (pattern !== undefined && !pattern.test(v)) bad(where, `has the wrong format (${pattern.source})`);
-  return v;
-}
-
-function array(v: unknown, where: string, max: number): unknown[] {
-  if (!Array.isArray(v) || v.length > max) bad(where, `must be an array of at most ${max} elements`);
-  return v;
-}
-
-function uniqueStrings(items: string[], where: string): string[] {
-  if (new Set(items).size !== items.length) bad(where, 'must not repeat an element');
-  return items;
-}
 
 function repoPath(v: unknown, where: string): string {
   const p = text(v, where, 4096);
@@ -148,10 +154,6 @@ function packedAt(v: unknown, where: string): string {
   const t = Date.parse(s);
   if (!Number.isFinite(t) || new Date(t).toISOString() !== s) bad(where, 'is not a real UTC instant');
   return s;
-}
-
-function arnOrNull(v: unknown, where: string): string | null {
-  return v === null ? null : text(v, where, 2048, KMS_ARN);
 }
 
 function parseSource(v: unknown, pack: ReceiptPack): ReceiptSource {
@@ -181,7 +183,7 @@ function parseSource(v: unknown, pack: ReceiptPack): ReceiptSource {
 }
 
 function parsePack(v: unknown): ReceiptPack {
-  const o = object(v, ['identity', 'environment', 'namespaces', 'revision', 'packedAt'], 'predicate.pack');
+  const o = object(v, ['identity', 'environment', 'namespaces', 'revision', 'packedAt', 'options'], 'predicate.pack');
   const namespaces = array(o.namespaces, 'predicate.pack.namespaces', MAX_NAMESPACES).map((n, i) =>
     text(n, `predicate.pack.namespaces[${i}]`, 64, CLEF_NAME),
   );
@@ -192,6 +194,7 @@ function parsePack(v: unknown): ReceiptPack {
     namespaces: uniqueStrings(namespaces, 'predicate.pack.namespaces'),
     revision: text(o.revision, 'predicate.pack.revision', 25, REVISION),
     packedAt: packedAt(o.packedAt, 'predicate.pack.packedAt'),
+    options: parsePackOptions(o.options),
   };
 }
 
@@ -207,16 +210,32 @@ function parseKms(v: unknown): ReceiptKms {
   };
 }
 
+function parsePackOptions(v: unknown): ReceiptPackOptions {
+  const o = object(v, ['signingKeyArn', 'ttlSeconds', 'bindEncryptionContext'], 'predicate.pack.options');
+  return {
+    signingKeyArn: arnOrNull(o.signingKeyArn, 'predicate.pack.options.signingKeyArn'),
+    ttlSeconds: integerOrNull(o.ttlSeconds, 'predicate.pack.options.ttlSeconds', 0, MAX_TTL_SECONDS),
+    bindEncryptionContext: boolean(o.bindEncryptionContext, 'predicate.pack.options.bindEncryptionContext'),
+  };
+}
+
 function parsePredicate(v: unknown): ReceiptPredicate {
-  const o = object(v, ['source', 'pack', 'kms', 'artifact', 'builder'], 'predicate');
+  const o = object(v, ['authorization', 'source', 'pack', 'kms', 'artifact', 'builder'], 'predicate');
   const pack = parsePack(o.pack);
+  const source = parseSource(o.source, pack);
+  const kms = parseKms(o.kms);
+  const authorization = parseAuthorization(o.authorization, source.objectFormat);
+  if (authorization.sha !== source.commit) bad('predicate.authorization.sha', 'must equal predicate.source.commit');
+  if (authorization.repository !== source.repository) bad('predicate.authorization.repository', 'must equal predicate.source.repository');
+  if (kms.signingKey !== pack.options.signingKeyArn) bad('predicate.kms.signingKey', 'must equal predicate.pack.options.signingKeyArn');
   const artifact = object(o.artifact, ['sha256'], 'predicate.artifact');
   const builder = object(o.builder, ['name', 'version'], 'predicate.builder');
   if (builder.name !== BUILDER_NAME) bad('predicate.builder.name', `must be "${BUILDER_NAME}"`);
   return {
-    source: parseSource(o.source, pack),
+    authorization,
+    source,
     pack,
-    kms: parseKms(o.kms),
+    kms,
     artifact: { sha256: text(artifact.sha256, 'predicate.artifact.sha256', 64, SHA256_HEX) },
     builder: { name: BUILDER_NAME, version: text(builder.version, 'predicate.builder.version', 64, VERSION) },
   };
@@ -258,6 +277,7 @@ export function buildReceiptStatement(input: ReceiptPredicateInput): Statement {
     subject: [{ name: input.artifactName, digest: { sha256: input.artifactSha256 } }],
     predicateType: RECEIPT_PREDICATE_TYPE,
     predicate: {
+      authorization: input.authorization,
       source: input.source,
       pack: input.pack,
       kms: input.kms,

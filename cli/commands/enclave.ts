@@ -5,13 +5,26 @@ import { dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { SERVICE_VERSION, startEnclaveServer, type EnclaveNsm, type PackHandler } from '../../enclave/server.ts';
 import { createPackHandler } from '../../enclave/pack.ts';
+import { imageAuthorizer } from '../../enclave/pack/policy-authorizer.ts';
+import { canonicalTrustPolicyBytes, parseTrustPolicy } from '../../verifier/trust-policy.ts';
 import { parseBuildManifest } from '../../verifier/index.ts';
 import { createTestCa } from '../../simulator/attestation-issuer.ts';
 import { createSimulatedNsm, writeSimulatedRoot } from '../../simulator/nsm.ts';
 import { EXIT_OK, UsageError, requireOption, stringOption, type Command, type OptionValues, shutdownSignal } from '../command.ts';
 
+/** The trust policy file as the image carries it (canonical JSON), or null without --trust-policy. */
+function trustPolicyBytes(values: OptionValues, cwd: string): Uint8Array | null {
+  const file = stringOption(values, 'trust-policy');
+  if (file === undefined) return null;
+  try {
+    return canonicalTrustPolicyBytes(parseTrustPolicy(readFileSync(resolve(cwd, file))));
+  } catch (e) {
+    throw new UsageError(`--trust-policy: ${(e as Error).message}`);
+  }
+}
+
 /** The real pack when the KMS path is configured; otherwise the enclave answers PACK_UNAVAILABLE. */
-function packHandlerFrom(values: OptionValues, cwd: string): PackHandler | undefined {
+function packHandlerFrom(values: OptionValues, cwd: string, nsm: EnclaveNsm): PackHandler | undefined {
   const tunnel = stringOption(values, 'tunnel');
   const caFile = stringOption(values, 'kms-ca');
   const endpoint = stringOption(values, 'kms-endpoint');
@@ -27,8 +40,10 @@ function packHandlerFrom(values: OptionValues, cwd: string): PackHandler | undef
     throw new UsageError(`--kms-ca: ${(e as Error).message}`);
   }
   if (endpoint !== undefined && !/^https:\/\//.test(endpoint)) throw new UsageError('--kms-endpoint must be an https:// URL');
+  const tunnelSocket = resolve(cwd, tunnel);
   return createPackHandler({
-    kms: { tunnelSocket: resolve(cwd, tunnel), caBundlePem, ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
+    kms: { tunnelSocket, caBundlePem, ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
+    authorizer: imageAuthorizer({ policyBytes: trustPolicyBytes(values, cwd), nsm, tunnelSocket, readFile: (p) => readFileSync(p, 'utf8') }),
     builderVersion: SERVICE_VERSION,
   });
 }
@@ -55,6 +70,8 @@ Options:
   --kms-ca FILE      PEM bundle the KMS TLS certificate must chain to   } (both needed)
   --kms-endpoint URL KMS endpoint override, e.g. the KMS emulator (default: the regional
                      kms.<region>.amazonaws.com); TLS stays pinned to --kms-ca
+  --trust-policy FILE the pack trust policy (docs/pack-policy.md) — the image's own is
+                     measured into it; without one every pack is refused
   --json             print the startup summary as one JSON line
 `,
   options: {
@@ -66,12 +83,12 @@ Options:
     tunnel: { type: 'string' },
     'kms-ca': { type: 'string' },
     'kms-endpoint': { type: 'string' },
+    'trust-policy': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, cwd }) {
     const socketPath = resolve(cwd, requireOption(values, 'socket'));
     const mode = requireOption(values, 'nsm');
-    const packHandler = packHandlerFrom(values, cwd);
     let nsm: EnclaveNsm;
     let rootFile: string | null = null;
     if (mode === 'hardware') {
@@ -96,6 +113,7 @@ Options:
     } else {
       throw new UsageError(`--nsm must be 'hardware' or 'simulated', not '${mode}'`);
     }
+    const packHandler = packHandlerFrom(values, cwd, nsm);
     const server = await startEnclaveServer(socketPath, { nsm, ...(packHandler === undefined ? {} : { packHandler }) });
     const summary = { socket: socketPath, nsm: nsm.kind, simulatedRoot: rootFile, packHandler: packHandler !== undefined };
     const stopped = shutdownSignal();

@@ -5,25 +5,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { parseBuildManifest, pemCertificateToDer, isVerificationError } from '../../verifier/index.ts';
+import { parseBuildManifest, pemCertificateToDer, isVerificationError, type BuildManifest } from '../../verifier/index.ts';
+import { fail } from '../../verifier/errors.ts';
 import { verifyReceipt } from '../../verifier/receipt.ts';
+import { checkReceiptExpectations } from '../../verifier/receipt-expectations.ts';
+import { packRequestAudience } from '../../verifier/pack-request.ts';
+import type { PackProof } from '../../enclave/protocol.ts';
 import { clefInputPaths, ClefPathsError, CLEF_MANIFEST_PATH } from '../pack-client/clef-paths.ts';
+import { PackOptionError, parsePackOptionPairs, wireOptions } from '../pack-client/pack-options.ts';
 import { collectGitObjects, GitCollectError, readFileAt } from '../pack-client/git-objects.ts';
 import { githubOidcToken, HostCallError, requestPack } from '../pack-client/host-client.ts';
-import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringListOption, stringOption, type Command } from '../command.ts';
-
-/** `--option k=v` values: true/false become booleans, integers numbers, the rest strings. */
-export function packOptions(pairs: string[]): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--option '${pair}' is not KEY=VALUE`);
-    const key = pair.slice(0, eq);
-    const value = pair.slice(eq + 1);
-    out[key] = value === 'true' ? true : value === 'false' ? false : /^-?\d{1,15}$/.test(value) ? Number(value) : value;
-  }
-  return out;
-}
+import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringListOption, stringOption, type Command, type OptionValues } from '../command.ts';
 
 export const packCommand: Command = {
   path: ['pack'],
@@ -43,14 +35,26 @@ Options:
   --manifest FILE     published build manifest of the enclave image             (required)
   --repo DIR          git repository (default: current directory)
   --rev REV           commit to pack (default HEAD)
-  --repository NAME   repository name recorded in the receipt (default $GITHUB_REPOSITORY)
-  --option KEY=VALUE  pack option for the enclave (repeatable), e.g. signingKeyArn=arn:…,
-                      ttlSeconds=3600, bindEncryptionContext=true
+  --option KEY=VALUE  pack option for the enclave (repeatable): signingKeyArn=arn:…,
+                      ttlSeconds=3600, bindEncryptionContext=true. Bound into the OIDC
+                      audience and checked in the receipt. NOTE: bindEncryptionContext
+                      artifacts can NOT be opened by Clef's runtime (it decrypts without
+                      an encryption context); only attested-pack's reader opens them.
   --out DIR           where to write artifact.json and receipt.json (default: current dir)
+
+Proof (the enclave packs only what a trusted CI issuer vouches for; docs/pack-policy.md):
+  --github-oidc       inside GitHub Actions: request an OIDC token whose audience binds
+                      this request (<audience>:<request hash>); needs id-token: write
+  --oidc-token-env VAR  an OIDC token minted elsewhere for the audience --print-audience gives
+  --sshsig            the commit's own SSH signature is the proof (development policies or
+                      identities the trust policy names)
+  --audience PREFIX   audience prefix of the trust policy's issuer (default attested-pack)
+  --print-audience    print the audience this request needs and exit
+
+Host authentication (a first gate; the enclave decides):
   --token-env VAR     read the bearer token from this variable (default ATTESTED_PACK_TOKEN)
   --token TOKEN       bearer token (visible to other processes; prefer --token-env)
-  --github-oidc       authenticate with a GitHub Actions OIDC token
-  --audience AUD      OIDC audience (default attested-pack)
+                      With --github-oidc and no bearer token, the OIDC token is used.
   --root PEM          trust this attestation root instead of the AWS Nitro root G1
                       (e.g. the simulator's simulated-nitro-root.pem)
   --allow-debug       accept a debug-mode enclave (PCR0/1/2 zero)
@@ -66,13 +70,15 @@ verify; 2 usage or input error.
     manifest: { type: 'string' },
     repo: { type: 'string' },
     rev: { type: 'string' },
-    repository: { type: 'string' },
     option: { type: 'string', multiple: true },
     out: { type: 'string' },
     'token-env': { type: 'string' },
     token: { type: 'string' },
     'github-oidc': { type: 'boolean' },
+    'oidc-token-env': { type: 'string' },
+    sshsig: { type: 'boolean' },
     audience: { type: 'string' },
+    'print-audience': { type: 'boolean' },
     root: { type: 'string' },
     'allow-debug': { type: 'boolean' },
     json: { type: 'boolean' },
@@ -83,7 +89,6 @@ verify; 2 usage or input error.
     const environment = requireOption(values, 'env');
     const repoDir = resolve(cwd, stringOption(values, 'repo') ?? '.');
     const outDir = resolve(cwd, stringOption(values, 'out') ?? '.');
-    const rev = stringOption(values, 'rev') ?? 'HEAD';
     const json = values.json === true;
     const progress = (msg: string) => stderr.write(`attested-pack pack: ${msg}\n`);
     try {
@@ -91,80 +96,39 @@ verify; 2 usage or input error.
     } catch {
       throw new UsageError(`--host '${hostUrl}' is not a URL`);
     }
-
-    let manifest;
+    const manifest = readManifest(cwd, requireOption(values, 'manifest'));
+    const root = readRoot(cwd, stringOption(values, 'root'));
+    let options;
     try {
-      manifest = parseBuildManifest(readFileSync(resolve(cwd, requireOption(values, 'manifest'))));
+      options = parsePackOptionPairs(stringListOption(values, 'option'));
     } catch (e) {
-      throw new UsageError(`--manifest: ${(e as Error).message}`);
-    }
-    let root: Uint8Array | undefined;
-    const rootFile = stringOption(values, 'root');
-    if (rootFile !== undefined) {
-      let pem: string;
-      try {
-        pem = readFileSync(resolve(cwd, rootFile), 'utf8');
-      } catch (e) {
-        throw new UsageError(`--root: ${(e as Error).message}`);
-      }
-      root = pemCertificateToDer(pem);
-      if (root === undefined) throw new UsageError(`--root ${rootFile} holds no PEM certificate`);
-    }
-
-    // Who we are, decided before any work.
-    let token: string;
-    if (values['github-oidc'] === true) {
-      if (values.token !== undefined || values['token-env'] !== undefined) throw new UsageError('--github-oidc excludes --token/--token-env');
-      try {
-        token = await githubOidcToken(env, stringOption(values, 'audience') ?? 'attested-pack');
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    } else {
-      const direct = stringOption(values, 'token');
-      const varName = stringOption(values, 'token-env') ?? 'ATTESTED_PACK_TOKEN';
-      const fromEnv = env[varName];
-      if (direct !== undefined) token = direct;
-      else if (fromEnv !== undefined && fromEnv !== '') token = fromEnv;
-      else throw new UsageError(`no credentials: set ${varName}, or pass --token or --github-oidc`);
-    }
-
-    let collected;
-    try {
-      const clefYaml = readFileAt(repoDir, rev, CLEF_MANIFEST_PATH);
-      if (clefYaml === null) throw new UsageError(`no ${CLEF_MANIFEST_PATH} at ${rev} in ${repoDir}`);
-      const paths = clefInputPaths(clefYaml.toString('utf8'), identity, environment);
-      collected = await collectGitObjects({ repoDir, rev, paths });
-      const present = [...collected.files.values()].filter((v) => v !== null).length;
-      progress(`commit ${collected.commit} (${collected.objectFormat}): ${collected.objects.length} objects, ${present}/${paths.length} files present`);
-    } catch (e) {
-      if (e instanceof ClefPathsError || e instanceof GitCollectError) throw new UsageError(e.message);
+      if (e instanceof PackOptionError) throw new UsageError(e.message);
       throw e;
     }
-
-    const options = packOptions(stringListOption(values, 'option'));
-    const repository = stringOption(values, 'repository') ?? env.GITHUB_REPOSITORY;
-    if (repository !== undefined && repository !== '') options.repository = repository;
-
+    const collected = await collect(repoDir, stringOption(values, 'rev') ?? 'HEAD', identity, environment, progress);
     const nonce = randomBytes(32);
+    const audience = packRequestAudience(stringOption(values, 'audience') ?? 'attested-pack', { identity, environment, commit: collected.commit, nonce, options });
+    if (values['print-audience'] === true) {
+      stdout.write(json ? `${JSON.stringify({ audience, commit: collected.commit, nonce: Buffer.from(nonce).toString('hex') })}\n` : `${audience}\n`);
+      return EXIT_OK;
+    }
+    const { token, proof } = await credentialsFor(values, env, audience);
+
     progress(`packing ${identity}/${environment} at ${hostUrl}`);
     let reply;
     try {
-      reply = await requestPack({ hostUrl, token, identity, environment, nonce, objects: collected, options });
+      reply = await requestPack({ hostUrl, token, identity, environment, nonce, objects: collected, options: wireOptions(options), proof });
     } catch (e) {
       if (!(e instanceof HostCallError)) throw e;
       stderr.write(`attested-pack pack: refused: ${e.code}${e.detail === undefined ? '' : ` (${e.detail})`}: ${e.message}\n`);
-      if (json) stdout.write(`${JSON.stringify({ ok: false, status: e.status, code: e.code, message: e.message })}\n`);
+      if (json) stdout.write(`${JSON.stringify({ ok: false, status: e.status, code: e.code, ...(e.detail === undefined ? {} : { detail: e.detail }), message: e.message })}\n`);
       return EXIT_REFUSED;
     }
 
     // Nothing lands under the final names until the receipt verifies; a refused pair is kept
     // as *.unverified.json for diagnosis, where no later CI step picks it up by accident.
     mkdirSync(outDir, { recursive: true });
-    const artifactPath = join(outDir, 'artifact.json');
-    const receiptPath = join(outDir, 'receipt.json');
     progress('received artifact and receipt; verifying the receipt');
-
     const refuse = (code: string, message: string) => {
       const keptArtifact = join(outDir, 'artifact.unverified.json');
       const keptReceipt = join(outDir, 'receipt.unverified.json');
@@ -183,19 +147,19 @@ verify; 2 usage or input error.
         ...(root === undefined ? {} : { root }),
         ...(values['allow-debug'] === true ? { allowDebug: true } : {}),
       });
+      // Everything we asked for, and nothing else: a host that changed the commit, the
+      // scope or an option (dropped the signing key, shortened the TTL) is caught here.
+      checkReceiptExpectations(verification.predicate, { commit: collected.commit, identity, environment, options });
+      if (reply.commit !== collected.commit) fail('EXPECTATION_MISMATCH', `host says commit ${reply.commit}, we sent ${collected.commit}`);
     } catch (e) {
       if (isVerificationError(e)) return refuse(e.code, e.message);
       throw e;
     }
-    const p = verification.predicate;
-    if (p.source.commit !== collected.commit || reply.commit !== collected.commit) {
-      return refuse('COMMIT_MISMATCH', `receipt names commit ${p.source.commit}, we sent ${collected.commit}`);
-    }
-    if (p.pack.identity !== identity || p.pack.environment !== environment) {
-      return refuse('SCOPE_MISMATCH', `receipt is for ${p.pack.identity}/${p.pack.environment}`);
-    }
+    const artifactPath = join(outDir, 'artifact.json');
+    const receiptPath = join(outDir, 'receipt.json');
     writeFileSync(artifactPath, reply.artifact);
     writeFileSync(receiptPath, reply.receipt);
+    const a = verification.predicate.authorization;
     const summary = {
       ok: true,
       identity,
@@ -207,13 +171,80 @@ verify; 2 usage or input error.
       artifactSha256: createHash('sha256').update(reply.artifact).digest('hex'),
       receipt: receiptPath,
       trust: verification.attestation.trust.kind,
+      development: a.development,
+      repository: a.repository,
+      ref: a.ref,
       moduleId: verification.attestation.document.moduleId,
     };
     if (json) stdout.write(`${JSON.stringify(summary)}\n`);
     else {
-      stdout.write(`packed ${identity}/${environment} at ${collected.commit}; receipt verified (trust: ${summary.trust})\n`);
+      const labels = `${summary.trust === 'simulated' ? ' SIMULATED' : ''}${a.development ? ' DEVELOPMENT trust policy' : ''}`;
+      stdout.write(`packed ${identity}/${environment} at ${collected.commit} (${a.repository}${a.ref === null ? '' : ` ${a.ref}`}); receipt verified (trust: ${summary.trust})${labels}\n`);
       stdout.write(`  ${artifactPath}\n  ${receiptPath}\n`);
     }
     return EXIT_OK;
   },
 };
+
+function readManifest(cwd: string, file: string): BuildManifest {
+  try {
+    return parseBuildManifest(readFileSync(resolve(cwd, file)));
+  } catch (e) {
+    throw new UsageError(`--manifest: ${(e as Error).message}`);
+  }
+}
+
+function readRoot(cwd: string, rootFile: string | undefined): Uint8Array | undefined {
+  if (rootFile === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(resolve(cwd, rootFile), 'utf8');
+  } catch (e) {
+    throw new UsageError(`--root: ${(e as Error).message}`);
+  }
+  const root = pemCertificateToDer(pem);
+  if (root === undefined) throw new UsageError(`--root ${rootFile} holds no PEM certificate`);
+  return root;
+}
+
+/** The git objects of clef.yaml, the repo rules and the identity's SOPS files at `rev`. */
+async function collect(repoDir: string, rev: string, identity: string, environment: string, progress: (m: string) => void) {
+  try {
+    const clefYaml = readFileAt(repoDir, rev, CLEF_MANIFEST_PATH);
+    if (clefYaml === null) throw new UsageError(`no ${CLEF_MANIFEST_PATH} at ${rev} in ${repoDir}`);
+    const paths = clefInputPaths(clefYaml.toString('utf8'), identity, environment);
+    const collected = await collectGitObjects({ repoDir, rev, paths });
+    const present = [...collected.files.values()].filter((v) => v !== null).length;
+    progress(`commit ${collected.commit} (${collected.objectFormat}): ${collected.objects.length} objects, ${present}/${paths.length} files present`);
+    return collected;
+  } catch (e) {
+    if (e instanceof ClefPathsError || e instanceof GitCollectError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The proof the enclave verifies, and the bearer token the host checks first. */
+async function credentialsFor(values: OptionValues, env: NodeJS.ProcessEnv, audience: string): Promise<{ token: string; proof: PackProof }> {
+  const modes = (['github-oidc', 'oidc-token-env', 'sshsig'] as const).filter((m) => values[m] !== undefined && values[m] !== false);
+  if (modes.length !== 1) throw new UsageError('give exactly one proof: --github-oidc, --oidc-token-env VAR or --sshsig (docs/pack-policy.md)');
+  let proof: PackProof;
+  if (modes[0] === 'github-oidc') {
+    try {
+      proof = { kind: 'oidc', token: await githubOidcToken(env, audience) };
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  } else if (modes[0] === 'oidc-token-env') {
+    const name = stringOption(values, 'oidc-token-env') as string;
+    const t = env[name];
+    if (t === undefined || t === '') throw new UsageError(`--oidc-token-env: ${name} is not set`);
+    proof = { kind: 'oidc', token: t };
+  } else proof = { kind: 'sshsig' };
+  const direct = stringOption(values, 'token');
+  const varName = stringOption(values, 'token-env') ?? 'ATTESTED_PACK_TOKEN';
+  const fromEnv = env[varName];
+  if (direct !== undefined) return { token: direct, proof };
+  if (fromEnv !== undefined && fromEnv !== '') return { token: fromEnv, proof };
+  if (proof.kind === 'oidc') return { token: proof.token, proof };
+  throw new UsageError(`no host credentials: set ${varName} or pass --token`);
+}

@@ -7,7 +7,7 @@ import { makeChain, makeDocument, T0 } from '../../verifier/test-documents.ts';
 import { decodeDocumentFile, printable } from './verify-attestation.ts';
 import { runCli, type CliRun } from '../../test/cli-support.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/nitro/docs/', import.meta.url);
+const FIXTURES = new URL('../../test/fixtures/nitro/docs/', import.meta.url);
 const fixture = (name: string): string => new URL(name, FIXTURES).pathname;
 const VALID = fixture('anjuna-1.cbor');
 const VALID_INDEFINITE = fixture('epsilon-nitro-verify-h1.cbor');
@@ -37,6 +37,7 @@ function manifestFor(pcrs: Map<number, string>): string {
     inputs: [],
     eif: { file: 'enclave.eif', sha384: 'b'.repeat(96), size: 1 },
     pcrs: { '0': pcrs.get(0), '1': pcrs.get(1), '2': pcrs.get(2) },
+    trustPolicy: null,
   }));
   return file;
 }

@@ -7,7 +7,8 @@ import type { Writable } from 'node:stream';
 import { isVerificationError, trustAnchorInfo, VerificationError, type CheckResult, type TrustInfo } from '../../verifier/index.ts';
 import { MAX_RECEIPT_BYTES, verifyReceipt, type ReceiptVerification } from '../../verifier/receipt.ts';
 import type { ReceiptPredicate } from '../../verifier/statement.ts';
-import { EXIT_OK, EXIT_REFUSED, stringOption, UsageError, type Command } from '../command.ts';
+import { EXIT_OK, EXIT_REFUSED, stringOption, UsageError, type Command, type OptionValues } from '../command.ts';
+import type { ReceiptExpectations } from '../../verifier/receipt-expectations.ts';
 import { describeTrustAnchor, parseVerifyOptions, VERIFY_OPTIONS, VERIFY_OPTIONS_HELP } from '../verify-options.ts';
 import { printable } from './verify-attestation.ts';
 
@@ -95,8 +96,21 @@ function printHuman(out: Writable, r: ReceiptReport): void {
     info('identity', p.pack.identity);
     info('environment', p.pack.environment);
     info('namespaces', p.pack.namespaces.join(', '));
+    const a = p.authorization;
+    if (a.development) info('TRUST POLICY', `DEVELOPMENT (sha384 ${a.trustPolicySha384}) — trusts test issuers; never production`);
+    else info('trust policy', `sha384 ${a.trustPolicySha384}`);
     info('commit', `${p.source.commit} (${p.source.objectFormat}, computed in the enclave)`);
-    info('repository', `${p.source.repository} (as named by the caller)`);
+    info('repository', `${a.repository}${a.repositoryId === null ? '' : ` (id ${a.repositoryId}, owner id ${a.repositoryOwnerId ?? '?'})`}, verified by the enclave`);
+    if (a.method === 'oidc') {
+      info('proof', `OIDC token from ${a.issuer ?? '?'} issued ${a.issuedAt === null ? '?' : new Date(a.issuedAt * 1000).toISOString()}`);
+      info('ref', `${a.ref ?? '(none)'}  event ${a.event ?? '(none)'}`);
+      info('workflow', `${a.jobWorkflowRef ?? a.workflowRef ?? '(none)'}`);
+      info('run', `${a.runId ?? '?'} attempt ${a.runAttempt ?? '?'} by ${a.actor ?? '?'}${a.runnerEnvironment === null ? '' : ` on ${a.runnerEnvironment}`}`);
+      if (a.deploymentEnvironment !== null) info('deployment env', a.deploymentEnvironment);
+    } else info('proof', `SSH commit signature by ${a.signerFingerprint ?? '?'}`);
+    info('committed', new Date(a.committerTime * 1000).toISOString());
+    const o = p.pack.options;
+    info('pack options', `signingKeyArn=${o.signingKeyArn ?? 'none'} ttlSeconds=${o.ttlSeconds ?? 'none'} bindEncryptionContext=${String(o.bindEncryptionContext)}`);
     info('clef.yaml blob', p.source.clefYaml);
     for (const c of p.source.cells) info(`  ${c.namespace}`, `${c.path} blob ${c.blob}`);
     info('artifact', `${r.subject.name} sha256 ${r.subject.sha256}${r.artifactChecked ? ' (file checked)' : ' (file NOT checked: no --artifact)'}`);
@@ -116,6 +130,19 @@ function printHuman(out: Writable, r: ReceiptReport): void {
   if (r.trust?.kind === 'simulated') simulatedBanner(out);
 }
 
+function expectationsFrom(values: OptionValues): ReceiptExpectations {
+  const repository = stringOption(values, 'repository');
+  const ref = stringOption(values, 'ref');
+  const commit = stringOption(values, 'commit');
+  if (commit !== undefined && !/^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/.test(commit)) throw new UsageError(`--commit '${commit}' is not a 40- or 64-digit hex commit id`);
+  if (ref !== undefined && !ref.startsWith('refs/')) throw new UsageError(`--ref '${ref}' must be a full ref, e.g. refs/heads/main`);
+  return {
+    ...(repository === undefined ? {} : { repository }),
+    ...(ref === undefined ? {} : { ref }),
+    ...(commit === undefined ? {} : { commit }),
+  };
+}
+
 export const verifyReceiptCommand: Command = {
   path: ['verify', 'receipt'],
   summary: 'verify a pack receipt (attestation, bindings, DSSE, statement, artifact) against a build manifest',
@@ -133,6 +160,9 @@ Options:
   --manifest FILE         the published build manifest (required): expected PCR0/1/2(/8)
   --artifact FILE         the artifact the receipt is for; its SHA-256 must match
   --nonce HEX             the nonce sent with the pack request; the document must carry it
+  --repository NAME|ID    expect this repository (owner/name, or GitHub's numeric repository id)
+  --ref REF               expect this ref, e.g. refs/heads/main
+  --commit SHA            expect this commit
 ${VERIFY_OPTIONS_HELP.split('\n').filter((l) => !/^ {2}--(?:pcr|manifest) /.test(l)).join('\n')}
   --json                  one JSON object: file, ok, checks, trust, error {code, message},
                           subject, predicate, enclave {moduleId, timestamp, pcrs, nonce}
@@ -145,7 +175,15 @@ Examples:
       --artifact payments-api.json --nonce 5f2c…
   attested-pack verify receipt old-receipt.json --manifest build-manifest.json --at document
 `,
-  options: { ...RECEIPT_VERIFY_OPTIONS, artifact: { type: 'string' }, nonce: { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    ...RECEIPT_VERIFY_OPTIONS,
+    artifact: { type: 'string' },
+    nonce: { type: 'string' },
+    repository: { type: 'string' },
+    ref: { type: 'string' },
+    commit: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   positionals: { min: 1, max: 1, name: 'RECEIPT (a receipt.json file)' },
   async run({ values, positionals, stdout, cwd }) {
     if (stringOption(values, 'manifest') === undefined) throw new UsageError('--manifest is required: a receipt is always checked against the published build');
@@ -175,6 +213,7 @@ Examples:
         ...(cli.root === undefined ? {} : { root: cli.root }),
         ...(artifact === undefined ? {} : { artifact }),
         ...(expectedNonce === undefined ? {} : { expectedNonce }),
+        expect: expectationsFrom(values),
       });
       report = toReport(file, result);
     } catch (e) {

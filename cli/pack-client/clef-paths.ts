@@ -5,6 +5,8 @@
 import { parse as parseYaml } from 'yaml';
 
 export const CLEF_MANIFEST_PATH = 'clef.yaml';
+/** Per-identity pack rules the enclave reads from the authenticated commit (docs/pack-policy.md). */
+export const REPO_RULES_PATH = '.attested-pack.yaml';
 
 export class ClefPathsError extends Error {
   override readonly name = 'ClefPathsError';
@@ -38,5 +40,5 @@ export function clefInputPaths(clefYaml: string, identity: string, environment: 
   if (si === undefined) throw new ClefPathsError(`clef.yaml declares no service identity '${identity}'`);
   const namespaces = Array.isArray(si.namespaces) ? si.namespaces.filter((n): n is string => typeof n === 'string') : [];
   if (namespaces.length === 0) throw new ClefPathsError(`service identity '${identity}' lists no namespaces`);
-  return [CLEF_MANIFEST_PATH, ...namespaces.map((ns) => pattern.replaceAll('{namespace}', ns).replaceAll('{environment}', environment))];
+  return [CLEF_MANIFEST_PATH, REPO_RULES_PATH, ...namespaces.map((ns) => pattern.replaceAll('{namespace}', ns).replaceAll('{environment}', environment))];
 }

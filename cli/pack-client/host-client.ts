@@ -1,6 +1,7 @@
 // The CI side of POST /v1/pack, and how CI proves who it is: a bearer token, or a GitHub
 // Actions OIDC token fetched from the runner's token endpoint for our audience.
 import type { CollectedObjects } from './git-objects.ts';
+import type { PackProof } from '../../enclave/protocol.ts';
 
 export class HostCallError extends Error {
   override readonly name = 'HostCallError';
@@ -30,8 +31,10 @@ export interface PackCall {
   environment: string;
   nonce: Uint8Array;
   objects: CollectedObjects;
-  /** Pack options passed to the enclave (e.g. repository, signingKeyArn, ttlSeconds). */
+  /** Pack options passed to the enclave (signingKeyArn, ttlSeconds, bindEncryptionContext). */
   options?: Record<string, string | number | boolean>;
+  /** The proof the enclave verifies (an OIDC token for the request-bound audience, or sshsig). */
+  proof?: PackProof;
   timeoutMs?: number;
 }
 
@@ -50,6 +53,7 @@ export async function requestPack(call: PackCall): Promise<PackReply> {
         objectFormat: call.objects.objectFormat,
         objects: call.objects.objects.map((o) => Buffer.from(o).toString('base64')),
         ...(call.options === undefined ? {} : { options: call.options }),
+        ...(call.proof === undefined ? {} : { proof: call.proof }),
       }),
       signal: AbortSignal.timeout(call.timeoutMs ?? 180_000),
     });

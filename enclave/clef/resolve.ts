@@ -16,8 +16,11 @@ export interface ResolveInput {
   manifest: ClefManifest;
   identity: string;
   environment: string;
-  /** File text by repo-relative path; undefined when the file does not exist. */
-  readFile(path: string): Promise<string | undefined>;
+  /**
+   * File contents by repo-relative path (bytes preferred: sops decodes them per format);
+   * undefined when the file does not exist.
+   */
+  readFile(path: string): Promise<string | Uint8Array | undefined>;
   unwrapper: DataKeyUnwrapper;
   limits?: Partial<SopsLimits>;
 }

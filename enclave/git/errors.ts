@@ -6,7 +6,9 @@ export type GitErrorCode =
   | 'GIT_WRONG_TYPE'
   | 'GIT_MALFORMED'
   | 'GIT_PATH_INVALID'
-  | 'GIT_TOO_LARGE';
+  | 'GIT_TOO_LARGE'
+  /** A sha1 object carries a SHA-1 collision attack block (SHA-1DC detection). */
+  | 'SHA1_COLLISION';
 
 export class GitVerificationError extends Error {
   readonly code: GitErrorCode;

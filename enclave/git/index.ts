@@ -3,4 +3,5 @@
 export { GitVerificationError, type GitErrorCode } from './errors.ts';
 export { encodeLooseObject, hashObject, parseLooseObject, commitTreeId, type GitObject, type GitObjectFormat, type GitObjectType } from './object.ts';
 export { parseTree, type TreeEntry, type TreeEntryKind } from './tree.ts';
+export { parseCommitHeaders, type CommitHeaders, type CommitIdent } from './commit.ts';
 export { openCommit, splitRepoPath, type GitFile, type GitSnapshot, type OpenCommitOptions } from './snapshot.ts';

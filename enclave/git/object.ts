@@ -3,6 +3,7 @@
 // The id is always computed here; a sender never gets to name an object.
 import { createHash } from 'node:crypto';
 import { gitFail } from './errors.ts';
+import { sha1dc } from './sha1dc.ts';
 
 export type GitObjectFormat = 'sha1' | 'sha256';
 export type GitObjectType = 'commit' | 'tree' | 'blob' | 'tag';
@@ -19,8 +20,16 @@ const TYPES: readonly string[] = ['commit', 'tree', 'blob', 'tag'];
 /** Header: longest type (6) + space + up to 20 digits + NUL. */
 const MAX_HEADER = 32;
 
+/**
+ * The object id of `raw`. sha1 ids are computed with collision detection, as git does
+ * (SHA-1DC): bytes that carry one half of a SHA-1 collision attack are refused, because
+ * their id could name a second, different object.
+ */
 export function hashObject(format: GitObjectFormat, raw: Uint8Array): string {
-  return createHash(format === 'sha1' ? 'sha1' : 'sha256').update(raw).digest('hex');
+  if (format === 'sha256') return createHash('sha256').update(raw).digest('hex');
+  const { digest, collision } = sha1dc(raw);
+  if (collision) gitFail('SHA1_COLLISION', `an object (sha1 ${Buffer.from(digest).toString('hex')}) contains a SHA-1 collision attack block; git refuses it too`);
+  return Buffer.from(digest).toString('hex');
 }
 
 /** Serialise content as a loose object (what `git hash-object` hashes). */

@@ -24,6 +24,8 @@ export interface GitSnapshot {
   readonly format: GitObjectFormat;
   /** Root tree id. */
   readonly tree: string;
+  /** The commit object's content (what `git cat-file commit` prints), verified by its id. */
+  readonly commitContent: Uint8Array;
   /**
    * The file at `path`, or null when the commit's tree has no such path. Throws
    * GitVerificationError when an object on the way was not sent (GIT_OBJECT_MISSING) or
@@ -126,6 +128,7 @@ export function openCommit(opts: OpenCommitOptions): GitSnapshot {
     commit: commitObj.id,
     format,
     tree: rootTree,
+    commitContent: commitObj.content,
     readFile(path) {
       const parts = splitRepoPath(path);
       if (parts.length === 0) gitFail('GIT_PATH_INVALID', 'an empty path names no file');

@@ -4,7 +4,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { SopsError } from './errors.ts';
 import {
-  canonicalRfc3339, formatGoBool, formatGoFloat, parseGoAtoi, parseGoBool, parseGoFloat,
+  canonicalRfc3339, formatGoBool, formatGoFloat, parseGoAtoi, parseGoBool, parseGoFloat, stringValue,
 } from './go-format.ts';
 import type { LeafType } from './tree.ts';
 
@@ -57,7 +57,7 @@ export interface DecryptedValue {
   type: EncType;
   /** Canonical text (what sops' ToBytes yields after its typed parse). */
   text: string;
-  /** For `bytes`: the plaintext bytes. */
+  /** For strings that are not UTF-8: the exact plaintext bytes (`text` is then lossy). */
   raw?: Uint8Array;
 }
 
@@ -100,9 +100,10 @@ function normalise(type: EncType, plain: Buffer, where: { fileName?: string; key
   switch (type) {
     case 'str':
     case 'comment':
-      return { type, text };
+      return { type, ...stringValue(plain) };
     case 'bytes':
-      return { type, text, raw: Uint8Array.from(plain) };
+      // sops 3.12.2 cannot decrypt these (it panics hashing the []byte): neither do we.
+      throw new SopsError('SOPS_UNSUPPORTED', 'ENC type bytes cannot be decrypted (sops itself fails on it)', where);
     case 'int': {
       const n = parseGoAtoi(text);
       return n === undefined ? bad('integer') : { type, text: n.toString() };
@@ -122,12 +123,16 @@ function normalise(type: EncType, plain: Buffer, where: { fileName?: string; key
   }
 }
 
-/** Encrypt the canonical text of a value. Empty strings stay empty, as in sops. */
-export function encryptValue(type: EncType, text: string, key: Uint8Array, aad: string): string {
-  if (text === '' && (type === 'str' || type === 'comment')) return '';
+/**
+ * Encrypt the canonical text of a value (or its exact bytes, for strings that are not
+ * UTF-8). Empty strings stay empty, as in sops.
+ */
+export function encryptValue(type: EncType, text: string | Uint8Array, key: Uint8Array, aad: string): string {
+  if (text.length === 0 && (type === 'str' || type === 'comment')) return '';
   const iv = randomBytes(32);
   const c = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_LEN });
   c.setAAD(Buffer.from(aad, 'utf8'));
-  const data = Buffer.concat([c.update(Buffer.from(text, 'utf8')), c.final()]);
+  const plain = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const data = Buffer.concat([c.update(plain), c.final()]);
   return formatEncValue({ data, iv, tag: c.getAuthTag(), type });
 }

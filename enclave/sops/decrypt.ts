@@ -10,7 +10,7 @@ import { aadFor, encryptPredicate } from './rules.ts';
 import { toPlain, type PlainValue } from './plain.ts';
 import { leaf, type SopsBranch, type SopsComment, type SopsLeaf } from './tree.ts';
 import type { DataKeyUnwrapper } from './unwrap.ts';
-import { walkBranch } from './walk.ts';
+import { walkBranch, type LeafPlace } from './walk.ts';
 
 export interface DecryptedSops {
   readonly fileName: string;
@@ -22,42 +22,62 @@ export interface DecryptedSops {
   readonly mac: string;
 }
 
+type Where = { fileName: string; keyPath?: string };
+
+/**
+ * A comment item: sops tries to decrypt every comment under an encrypted path and keeps
+ * one that does not decrypt as it is (older files). One that decrypts to a value (an
+ * encrypted value pasted into a comment) would enter sops' MAC and fail it: refused.
+ */
+function decryptComment(node: SopsComment, encrypted: boolean, key: Uint8Array, aad: string, where: Where): SopsComment {
+  if (!encrypted || !looksEncrypted(node.text) || parseEncValue(node.text) === undefined) return node;
+  let v;
+  try {
+    v = decryptValue(node.text, key, aad, where);
+  } catch {
+    return node;
+  }
+  if (v.type !== 'comment') throw new SopsError('SOPS_VALUE_MALFORMED', 'a comment holds an encrypted value', where);
+  return { kind: 'comment', text: v.text };
+}
+
+/**
+ * One leaf, as sops' Tree.Decrypt handles it. A list item that decrypts to a `comment` is
+ * how sops stores a comment inside an encrypted list: it is a comment again, outside the
+ * MAC and the values. Anywhere else a `comment` value is refused (sops would turn it into
+ * a struct), as is any plaintext under a path the rules say is encrypted.
+ */
+function decryptLeaf(node: SopsLeaf, place: LeafPlace, key: Uint8Array, keyPath: string, mac: MacBuilder, where: Where): SopsLeaf | SopsComment {
+  if (node.type !== 'str') {
+    throw new SopsError('SOPS_VALUE_MALFORMED', `expected an encrypted value, found a plaintext ${node.type}`, where);
+  }
+  if (node.text === '') {
+    mac.add(true, '');
+    return node;
+  }
+  const v = decryptValue(node.text, key, keyPath, where);
+  if (v.type === 'comment') {
+    if (place === 'list') return { kind: 'comment', text: v.text };
+    throw new SopsError('SOPS_VALUE_MALFORMED', 'a value is typed as a comment', where);
+  }
+  const out: SopsLeaf = v.raw === undefined ? leaf(v.type, v.text) : { kind: 'leaf', type: v.type, text: v.text, raw: v.raw };
+  mac.add(true, out.raw ?? out.text);
+  return out;
+}
+
 /** Decrypt with a data key already in hand (the caller keeps ownership of `key`). */
 export function decryptSopsWithKey(parsed: ParsedSops, key: Uint8Array): DecryptedSops {
   const { fileName, metadata } = parsed;
   const shouldEncrypt = encryptPredicate(metadata, { fileName });
   const mac = new MacBuilder(metadata.macOnlyEncrypted);
   const branches = parsed.branches.map((b) =>
-    walkBranch(b, (node, path): SopsLeaf | SopsComment => {
+    walkBranch(b, (node, path, place): SopsLeaf | SopsComment => {
       const encrypted = shouldEncrypt(path);
-      if (node.kind === 'comment') {
-        // Comments are not in the MAC; sops keeps one that does not decrypt as it is.
-        if (!encrypted || !looksEncrypted(node.text) || parseEncValue(node.text)?.type !== 'comment') return node;
-        try {
-          return { kind: 'comment', text: decryptValue(node.text, key, aadFor(path), { fileName }).text };
-        } catch {
-          return node;
-        }
-      }
-      if (!encrypted) {
-        mac.add(false, node.raw ?? node.text);
-        return node;
-      }
       const keyPath = aadFor(path);
-      if (node.type !== 'str') {
-        throw new SopsError('SOPS_VALUE_MALFORMED', `expected an encrypted value, found a plaintext ${node.type}`, { fileName, keyPath });
-      }
-      if (node.text === '') {
-        mac.add(true, '');
-        return node;
-      }
-      const v = decryptValue(node.text, key, keyPath, { fileName, keyPath });
-      if (v.type === 'comment') {
-        throw new SopsError('SOPS_VALUE_MALFORMED', 'a value is typed as a comment', { fileName, keyPath });
-      }
-      const out: SopsLeaf = v.raw === undefined ? leaf(v.type, v.text) : { kind: 'leaf', type: v.type, text: v.text, raw: v.raw };
-      mac.add(true, out.raw ?? out.text);
-      return out;
+      if (node.kind === 'comment') return decryptComment(node, encrypted, key, keyPath, { fileName });
+      if (encrypted) return decryptLeaf(node, place, key, keyPath, mac, { fileName, keyPath });
+      mac.add(false, node.raw ?? node.text);
+      return node;
     }),
   );
   const computed = mac.hex();
@@ -81,7 +101,9 @@ export function decryptSopsWithKey(parsed: ParsedSops, key: Uint8Array): Decrypt
   return {
     fileName,
     branches,
-    data: first === undefined ? {} : (toPlain(first) as Record<string, PlainValue>),
+    // Clef reads `sops -d --output-type json` for .json files, YAML otherwise: the two
+    // spell bytes that are not UTF-8 differently.
+    data: first === undefined ? {} : (toPlain(first, { goJson: fileName.endsWith('.json') }) as Record<string, PlainValue>),
     mac: computed,
   };
 }

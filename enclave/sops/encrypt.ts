@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Encrypter, armor } from 'age-encryption';
 import { encryptValue } from './cipher.ts';
-import { parsePlainBranches, type SopsFormat } from './document.ts';
+import { parsePlainBranches, type SopsWriteFormat } from './document.ts';
 import { SopsError } from './errors.ts';
 import { emitJsonBranch } from './json-store.ts';
 import { MacBuilder } from './mac.ts';
@@ -64,7 +64,7 @@ export function kmsKeyWrapper(opts: {
 }
 
 export interface EncryptSopsOptions extends EncryptionRules {
-  format: SopsFormat;
+  format: SopsWriteFormat;
   fileName?: string;
   /** One key group (the usual case). */
   keys?: SopsKeyWrapper[];
@@ -113,7 +113,7 @@ export async function encryptSops(plaintext: string, opts: EncryptSopsOptions): 
           return encrypted ? { kind: 'comment', text: encryptValue('comment', node.text, key, aadFor(path)) } : node;
         }
         mac.add(encrypted, node.raw ?? node.text);
-        return encrypted ? str(encryptValue(node.type, node.text, key, aadFor(path))) : node;
+        return encrypted ? str(encryptValue(node.type, node.raw ?? node.text, key, aadFor(path))) : node;
       }),
     );
     const now = opts.now ?? new Date();

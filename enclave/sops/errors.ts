@@ -10,6 +10,7 @@ export const SOPS_ERROR_CODES = {
   SOPS_DECRYPT_FAILED: 'a value does not authenticate (wrong key, IV, tag, data or AAD path)',
   SOPS_MAC_MISMATCH: 'the MAC does not match the file contents or lastmodified',
   SOPS_NO_DATA_KEY: 'no master key in the file could be unwrapped with the keys supplied',
+  SOPS_AGE_SSH_RECIPIENT_UNSUPPORTED: 'a key group holds only age ssh-ed25519/ssh-rsa recipients, which are not supported',
   SOPS_ENCRYPT_FAILED: 'the input cannot be encrypted (bad value, key or recipient)',
 } as const;
 

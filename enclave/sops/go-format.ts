@@ -102,36 +102,48 @@ function formatParts(p: TimeParts): string {
   return `${String(p.y).padStart(4, '0')}-${two(p.mo)}-${two(p.d)}T${two(p.h)}:${two(p.mi)}:${two(p.s)}${frac}${zone}`;
 }
 
-function fracDigits(f: string | undefined): string | undefined {
+/** time.parseNanoseconds: digits after '.' or ',', only the first 9 count (the rest are cut). */
+function fracDigits(f: string | undefined): string {
   if (f === undefined) return '';
-  // Go keeps nanosecond precision: at most 9 digits are meaningful.
-  if (f.length > 9) return undefined;
-  return f.replace(/0+$/, '');
+  return f.slice(0, 9).replace(/0+$/, '');
 }
 
+/** An offset `[+-]hh:mm` in minutes. Go's layout parser allows hh up to 24 and mm up to 60. */
 function offsetMinutes(z: string | undefined): number | undefined {
   if (z === undefined || z === 'Z') return 0;
   const m = /^([+-])(\d{2}):(\d{2})$/.exec(z);
-  if (m === null) return undefined;
+  if (m === null || Number(m[2]) > 24 || Number(m[3]) > 60) return undefined;
   const v = Number(m[2]) * 60 + Number(m[3]);
   return m[1] === '-' ? -v : v;
 }
 
 /**
- * time.Time.UnmarshalText (strict RFC 3339) followed by MarshalText: the canonical text
- * sops hashes for a `time` value. Undefined when Go would refuse it.
+ * time.Parse(time.RFC3339, s) as Go 1.2x does it: the strict fast path, else the layout
+ * parser, which also takes a one-digit hour, ',' before the fraction and more than nine
+ * fraction digits (cut to nine). `T` and `Z` must be upper-case. Undefined when Go refuses.
  */
-export function canonicalRfc3339(s: string): string | undefined {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|z|[+-]\d{2}:\d{2})$/.exec(s);
+function parseGoRfc3339(s: string): TimeParts | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
   if (m === null) return undefined;
-  const frac = fracDigits(m[7]);
-  const offset = offsetMinutes(m[8] === 'z' ? 'Z' : m[8]);
-  if (frac === undefined || offset === undefined) return undefined;
+  const offset = offsetMinutes(m[8]);
+  if (offset === undefined) return undefined;
   const p: TimeParts = {
     y: Number(m[1]), mo: Number(m[2]), d: Number(m[3]), h: Number(m[4]), mi: Number(m[5]), s: Number(m[6]),
-    frac, offset,
+    frac: fracDigits(m[7]), offset,
   };
-  return validParts(p) ? formatParts(p) : undefined;
+  // The offset is range-checked by the caller (Format and MarshalText differ there).
+  return validParts({ ...p, offset: 0 }) ? p : undefined;
+}
+
+/**
+ * time.Time.UnmarshalText followed by MarshalText: the canonical text sops hashes for a
+ * `time` value. UnmarshalText is time.Parse(RFC3339) in Go 1.2x (its stricter checks are
+ * switched off, go.dev/issue/54580); MarshalText refuses an offset of 24 hours or more.
+ */
+export function canonicalRfc3339(s: string): string | undefined {
+  const p = parseGoRfc3339(s);
+  if (p === undefined || (p.offset !== undefined && Math.abs(p.offset) >= 24 * 60)) return undefined;
+  return formatParts(p);
 }
 
 /**
@@ -141,10 +153,10 @@ export function canonicalRfc3339(s: string): string | undefined {
  */
 export function parseYamlTimestamp(s: string): string | undefined {
   if (!/^\d{4}-/.test(s)) return undefined;
-  let m = /^(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
+  let m = /^(\d{4})-(\d{1,2})-(\d{1,2})[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,](\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
   let zoned = true;
   if (m === null) {
-    m = /^(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?()$/.exec(s);
+    m = /^(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:[.,](\d+))?()$/.exec(s);
     zoned = false;
   }
   if (m === null) {
@@ -155,7 +167,7 @@ export function parseYamlTimestamp(s: string): string | undefined {
   }
   const frac = fracDigits(m[7]);
   const offset = zoned ? offsetMinutes(m[8]) : undefined;
-  if (frac === undefined || (zoned && offset === undefined)) return undefined;
+  if (zoned && offset === undefined) return undefined;
   const p: TimeParts = {
     y: Number(m[1]), mo: Number(m[2]), d: Number(m[3]), h: Number(m[4]), mi: Number(m[5]), s: Number(m[6]),
     frac, offset,
@@ -165,8 +177,68 @@ export function parseYamlTimestamp(s: string): string | undefined {
 
 /** sops' `lastmodified`: time.Parse(RFC3339) then Format(RFC3339) (seconds, no fraction). */
 export function canonicalLastModified(s: string): string | undefined {
-  const c = canonicalRfc3339(s);
-  if (c === undefined) return undefined;
-  // Format(time.RFC3339) drops the fraction entirely.
-  return c.replace(/\.\d+(?=Z|[+-])/, '');
+  const p = parseGoRfc3339(s);
+  return p === undefined ? undefined : formatParts({ ...p, frac: '' });
+}
+
+/**
+ * What Go's encoding/json writes for a string holding these bytes, decoded: every byte that
+ * utf8.DecodeRune rejects (RuneError, width 1) becomes one U+FFFD. (A WHATWG decoder
+ * replaces a truncated sequence with a single U+FFFD instead.)
+ */
+export function goJsonString(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  let run = 0;
+  let i = 0;
+  const flush = (end: number): void => {
+    if (end > run) parts.push(Buffer.from(bytes.buffer, bytes.byteOffset + run, end - run).toString('utf8'));
+  };
+  while (i < bytes.length) {
+    const n = goRuneLength(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    // Valid runs are decoded whole; the bad byte becomes one U+FFFD.
+    flush(i);
+    parts.push('\ufffd');
+    i += 1;
+    run = i;
+  }
+  flush(bytes.length);
+  return parts.join('');
+}
+
+/** Length of the valid UTF-8 sequence at `i` (Go's utf8.DecodeRune rules), 0 if invalid. */
+function goRuneLength(b: Uint8Array, i: number): number {
+  const c = b[i] ?? 0;
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => {
+    const x = b[i + k];
+    return x !== undefined && x >= lo && x <= hi;
+  };
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    // No overlongs (E0 A0..), no surrogates (ED ..9F).
+    const lo = c === 0xe0 ? 0xa0 : 0x80;
+    const hi = c === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A Go string's bytes as a leaf: `raw` keeps them exact when they are not UTF-8. */
+export function stringValue(bytes: Uint8Array): { text: string; raw?: Uint8Array } {
+  try {
+    return { text: STRICT_UTF8.decode(bytes) };
+  } catch {
+    return { text: Buffer.from(bytes).toString('utf8'), raw: Uint8Array.from(bytes) };
+  }
 }

@@ -1,6 +1,6 @@
 // SOPS files: parse, decrypt with MAC verification, encrypt. See README.md.
 export { SopsError, isSopsError, SOPS_ERROR_CODES, type SopsErrorCode } from './errors.ts';
-export { parseSops, formatForFileName, type ParsedSops, type ParseSopsOptions, type SopsFormat } from './document.ts';
+export { parseSops, formatForFileName, type ParsedSops, type ParseSopsOptions, type SopsFormat, type SopsWriteFormat } from './document.ts';
 export { decryptSops, decryptSopsWithKey, type DecryptedSops } from './decrypt.ts';
 export {
   encryptSops, ageKeyWrapper, kmsKeyWrapper, type EncryptSopsOptions, type KmsEncryptFn, type SopsKeyWrapper,

@@ -5,6 +5,8 @@ import { SopsError } from './errors.ts';
 import { formatGoFloat } from './go-format.ts';
 import { DEFAULT_LIMITS, NULL, leaf, type SopsBranch, type SopsLimits, type SopsMapItem, type SopsNode } from './tree.ts';
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 class JsonReader {
   private i = 0;
   private values = 0;
@@ -76,11 +78,14 @@ class JsonReader {
     }
     if (this.i >= this.s.length) this.fail('unterminated string');
     this.i++;
+    let v: string;
     try {
-      return JSON.parse(this.s.slice(start, this.i)) as string;
+      v = JSON.parse(this.s.slice(start, this.i)) as string;
     } catch {
       return this.fail('invalid string');
     }
+    // Go's decoder turns an unpaired \ud800-\udfff escape into U+FFFD; JSON.parse keeps it.
+    return v.replace(LONE_SURROGATE, '\ufffd');
   }
 
   private object(depth: number): SopsBranch {

@@ -1,28 +1,35 @@
 // Which leaves sops encrypts (sops.go shouldBeEncrypted): suffix and regex rules test
-// every key on the leaf's path. Go regexps are unanchored RE2; we translate the few RE2
-// spellings JavaScript lacks and refuse patterns that do not compile.
+// every key on the leaf's path. sops compiles the regexes with Go's regexp (RE2 syntax,
+// unanchored, linear time); we use re2js, a pure-JavaScript port of RE2J, which has the
+// same syntax and semantics (`\s` ASCII-only, `[[:upper:]]`, `\pL`, `(?i:…)`, `\Q…\E`) and
+// the same linear-time guarantee: a file's pattern runs synchronously on the event loop,
+// so a backtracking engine would let one file freeze the enclave (`^(a|a)*$`).
+import { RE2JS } from 're2js';
 import { SopsError } from './errors.ts';
 import type { EncryptionRules } from './metadata.ts';
 
 export type EncryptPredicate = (path: readonly string[]) => boolean;
 
-/** Translate an RE2 pattern to a JavaScript RegExp (leading inline flags, \A, \z, (?P<). */
-export function goRegExp(pattern: string, where: { fileName?: string }): RegExp {
-  let src = pattern;
-  let flags = 'u';
-  const lead = /^\(\?([imsU]+)\)/.exec(src);
-  if (lead !== null) {
-    const f = lead[1] ?? '';
-    if (f.includes('U')) throw new SopsError('SOPS_UNSUPPORTED', `regex flag U in '${pattern}' is not supported`, where);
-    flags += f;
-    src = src.slice(lead[0].length);
+/** A compiled Go (RE2) regexp; `test` is an unanchored search, like Go's MatchString. */
+export interface GoRegExp {
+  test(s: string): boolean;
+}
+
+/** Longest pattern accepted (Go has no limit; real rules are a few dozen characters). */
+const MAX_PATTERN = 4096;
+
+/** Compile a pattern as Go's regexp.Compile does; refuses what Go refuses. */
+export function goRegExp(pattern: string, where: { fileName?: string }): GoRegExp {
+  if (pattern.length > MAX_PATTERN) {
+    throw new SopsError('SOPS_UNSUPPORTED', `regex is longer than ${MAX_PATTERN} characters`, where);
   }
-  src = src.replaceAll('(?P<', '(?<').replaceAll('\\A', '^').replaceAll('\\z', '$');
+  let re: RE2JS;
   try {
-    return new RegExp(src, flags);
+    re = RE2JS.compile(pattern);
   } catch (e) {
-    throw new SopsError('SOPS_UNSUPPORTED', `regex '${pattern}' cannot be used: ${(e as Error).message}`, where);
+    throw new SopsError('SOPS_UNSUPPORTED', `regex '${pattern}' does not compile as RE2: ${(e as Error).message}`, where);
   }
+  return { test: (s) => re.test(s) };
 }
 
 export function encryptPredicate(rules: EncryptionRules, where: { fileName?: string }): EncryptPredicate {

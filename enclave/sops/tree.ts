@@ -3,7 +3,7 @@
 // sops feeds the MAC and the cipher (its `text`), so no float or time ever round-trips
 // through a lossy JavaScript value on the way to a MAC.
 
-/** Leaf types that appear in `ENC[...,type:<t>]`. `bytes` is accepted on decrypt only. */
+/** Leaf types that appear in `ENC[...,type:<t>]`. `bytes` is recognised but refused (sops cannot decrypt it). */
 export type LeafType = 'str' | 'int' | 'float' | 'bool' | 'time' | 'bytes';
 
 export interface SopsLeaf {
@@ -11,7 +11,10 @@ export interface SopsLeaf {
   readonly type: LeafType;
   /** Canonical plaintext as sops' ToBytes writes it: `True`, `1.5`, `2024-01-02T00:00:00Z`. */
   readonly text: string;
-  /** For `bytes` leaves: the exact bytes (text may not be valid UTF-8). */
+  /**
+   * For `str` leaves whose bytes are not UTF-8 (YAML `!!binary`, binary-format files): the
+   * exact bytes, which the MAC and the cipher use; `text` is then only a lossy rendering.
+   */
   readonly raw?: Uint8Array;
 }
 

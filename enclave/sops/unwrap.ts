@@ -26,9 +26,19 @@ export type MasterKeyOpener = (key: MasterKey) => Promise<Uint8Array | undefined
 
 const DATA_KEY_LEN = 32;
 
+/** The recipient type of an age key: `X25519` (age1…), or the SSH key type sops accepts. */
+function ageRecipientType(recipient: string): string {
+  const m = /^(ssh-ed25519|ssh-rsa) /.exec(recipient);
+  return m?.[1] ?? (recipient.startsWith('age1') ? 'X25519' : 'unknown');
+}
+
+function isSshAge(k: MasterKey): boolean {
+  return k.type === 'age' && ageRecipientType(k.recipient).startsWith('ssh-');
+}
+
 function describe(k: MasterKey): string {
   switch (k.type) {
-    case 'age': return `age ${k.recipient}`;
+    case 'age': return `age (${ageRecipientType(k.recipient)}) ${k.recipient}`;
     case 'kms': return `kms ${k.arn}`;
     default: return k.type;
   }
@@ -50,20 +60,40 @@ async function openGroup(group: readonly MasterKey[], openers: readonly MasterKe
   return undefined;
 }
 
+/**
+ * age recipients may be SSH keys (`ssh-ed25519 …`, `ssh-rsa …`); we open neither (the
+ * enclave unwraps through KMS only). When a group that could not be opened holds nothing
+ * else, say so with a dedicated code rather than a bare "no data key".
+ */
+function refuseSshOnly(failed: ReadonlyArray<readonly MasterKey[]>, parts: Uint8Array[], fileName: string): void {
+  const sshOnly = failed.find((g) => g.length > 0 && g.every(isSshAge));
+  if (sshOnly === undefined) return;
+  for (const p of parts) p.fill(0);
+  const types = [...new Set(sshOnly.map((k) => (k.type === 'age' ? ageRecipientType(k.recipient) : k.type)))].join(', ');
+  throw new SopsError(
+    'SOPS_AGE_SSH_RECIPIENT_UNSUPPORTED',
+    `the file's key group has only age recipients of type ${types}, which cannot be used here (supported: age X25519 recipients and AWS KMS keys)`,
+    { fileName },
+  );
+}
+
 /** The standard unwrapper: tries every opener on every master key, group by group. */
 export function keyGroupUnwrapper(...openers: MasterKeyOpener[]): DataKeyUnwrapper {
   return {
     async unwrap(meta, fileName) {
       const errors: string[] = [];
       const parts: Uint8Array[] = [];
+      const failed: Array<readonly MasterKey[]> = [];
       for (const g of meta.keyGroups) {
         const part = await openGroup(g, openers, errors);
         if (part !== undefined) parts.push(part);
+        else failed.push(g);
       }
       const detail = errors.length === 0 ? '' : ` (${errors.join('; ')})`;
+      const need = meta.keyGroups.length > 1 ? (meta.shamirThreshold > 0 ? meta.shamirThreshold : meta.keyGroups.length) : 1;
+      if (parts.length < need) refuseSshOnly(failed, parts, fileName);
       let key: Uint8Array;
       if (meta.keyGroups.length > 1) {
-        const need = meta.shamirThreshold > 0 ? meta.shamirThreshold : meta.keyGroups.length;
         if (parts.length < need) {
           for (const p of parts) p.fill(0);
           throw new SopsError('SOPS_NO_DATA_KEY', `only ${parts.length} of ${need} required key groups could be opened${detail}`, { fileName });
@@ -78,7 +108,8 @@ export function keyGroupUnwrapper(...openers: MasterKeyOpener[]): DataKeyUnwrapp
       } else {
         const only = parts[0];
         if (only === undefined) {
-          throw new SopsError('SOPS_NO_DATA_KEY', `none of the file's master keys could be opened${detail === '' ? ' (no matching key supplied)' : detail}`, { fileName });
+          const kinds = [...new Set(meta.keyGroups.flat().map((k) => (k.type === 'age' ? `age ${ageRecipientType(k.recipient)}` : k.type)))].join(', ');
+          throw new SopsError('SOPS_NO_DATA_KEY', `none of the file's master keys (${kinds}) could be opened${detail === '' ? ' (no matching key supplied)' : detail}`, { fileName });
         }
         key = only;
       }

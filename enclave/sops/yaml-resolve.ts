@@ -2,7 +2,7 @@
 // YAML value as a string, int, float, bool, timestamp or null. The JavaScript `yaml`
 // package types scalars differently (YAML 1.2 core schema, no timestamps, no `0755`
 // octals), so we parse with the failsafe schema and type every scalar here instead.
-import { formatGoBool, formatGoFloat, inInt64, parseYamlTimestamp } from './go-format.ts';
+import { formatGoBool, formatGoFloat, inInt64, parseYamlTimestamp, stringValue } from './go-format.ts';
 import { NULL, leaf, type SopsLeaf, type SopsNull } from './tree.ts';
 
 const TAG_PREFIX = 'tag:yaml.org,2002:';
@@ -86,7 +86,8 @@ export function resolveYamlScalar(value: string, quoted: boolean, tag: string | 
     case '!!binary': {
       // go-yaml decodes !!binary into a Go string holding the raw bytes.
       const b = Buffer.from(value.replace(/\s+/g, ''), 'base64');
-      return leaf('str', b.toString('utf8'));
+      const v = stringValue(b);
+      return v.raw === undefined ? leaf('str', v.text) : { kind: 'leaf', type: 'str', text: v.text, raw: v.raw };
     }
     case '!!null':
     case '!!bool':

@@ -36,9 +36,19 @@ function malformed(b: Budget, msg: string, node?: Node | null): never {
   throw new SopsError('SOPS_MALFORMED', `${msg}${where}`, { fileName: b.fileName });
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** A scalar's text; go-yaml refuses a "\ud800" escape (no such character), so do we. */
+function scalarText(n: Scalar, b: Budget): string {
+  const v = String(n.value ?? '');
+  if (LONE_SURROGATE.test(v)) malformed(b, 'a scalar contains an unpaired UTF-16 surrogate escape', n);
+  return v;
+}
+
 function scalarKey(node: unknown, doc: Document, b: Budget): string {
   const n = isAlias(node) ? node.resolve(doc) : node;
   if (!isScalar(n)) malformed(b, 'map keys must be scalars', n as Node);
+  scalarText(n, b);
   const quoted = n.type !== Scalar.PLAIN && n.type !== undefined;
   const r = resolveYamlScalar(String(n.value ?? ''), quoted, n.tag);
   if (r.kind !== 'leaf' || r.type !== 'str') {
@@ -61,7 +71,7 @@ function toNode(node: unknown, doc: Document, b: Budget, depth: number): SopsNod
   if (isScalar(node)) {
     count(b);
     const quoted = node.type !== Scalar.PLAIN && node.type !== undefined;
-    const r = resolveYamlScalar(String(node.value ?? ''), quoted, node.tag);
+    const r = resolveYamlScalar(scalarText(node, b), quoted, node.tag);
     if (r.kind === 'uint') throw new SopsError('SOPS_UNSUPPORTED', `integer ${String(node.value)} does not fit in int64`, { fileName: b.fileName });
     if (r.kind === 'unsupported') throw new SopsError('SOPS_UNSUPPORTED', `scalar '${String(node.value)}' cannot be read as ${r.tag}`, { fileName: b.fileName });
     return r;
@@ -176,6 +186,8 @@ function emitScalar(n: SopsNode): string {
       switch (n.type) {
         case 'str':
         case 'bytes':
+          // Bytes that are not UTF-8 (as go-yaml writes them).
+          if (n.raw !== undefined) return `!!binary ${Buffer.from(n.raw).toString('base64')}`;
           // ENC[...] strings are safe plain scalars; anything else is double-quoted (JSON
           // string syntax is valid YAML double-quoted syntax).
           return /^ENC\[AES256_GCM,[A-Za-z0-9+/=,:]+\]$/.test(n.text) ? n.text : JSON.stringify(n.text);
