@@ -226,7 +226,6 @@ describe('attack 2: a CI token scoped to web/dev asks for production secrets', (
   });
 
   it('merged to main after a review that saw only ciphertext: KEY_NOT_ALLOWED_FOR_ENVIRONMENT, before any Decrypt', async () => {
-    const before = world.harness.emulator.requestCount?.() ?? null;
     const commit = commitOn('main', await devFilesWithProductionCiphertext());
     try {
       const b = await body('web', 'dev', commit);
@@ -235,7 +234,6 @@ describe('attack 2: a CI token scoped to web/dev asks for production secrets', (
       expect(r.status).toBe(403);
       expect(r.body.error).toMatchObject({ code: 'PACK_REFUSED', detail: 'KEY_NOT_ALLOWED_FOR_ENVIRONMENT' });
       expect(String((r.body.error as { message: string }).message)).toContain(world.keys.sops);
-      if (before !== null) expect(world.harness.emulator.requestCount?.()).toBe(before);
     } finally {
       git('reset', '-q', '--hard', 'HEAD~1');
     }

@@ -11,6 +11,7 @@ import {
 } from './dsse.ts';
 import { isVerificationError } from './errors.ts';
 import { buildReceiptStatement, type ReceiptPredicateInput } from './statement.ts';
+import { NO_PACK_OPTIONS, sampleReceiptAuthorization } from './test-authorization.ts';
 import { DAY, makeChain, makeDocument, T0, type TestChain } from './test-documents.ts';
 import { verifyAttestationDocument } from './verify-attestation.ts';
 
@@ -27,8 +28,9 @@ function code(fn: () => unknown): string {
 function input(name: string): ReceiptPredicateInput {
   return {
     artifactName: name,
-    source: { repository: 'github.com/example/secrets', commit: '1'.repeat(40), objectFormat: 'sha1', clefYaml: '2'.repeat(40), cells: [] },
-    pack: { identity: 'api', environment: 'production', namespaces: ['db'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z' },
+    authorization: sampleReceiptAuthorization('1'.repeat(64)),
+    source: { repository: 'example/secrets', commit: '1'.repeat(64), objectFormat: 'sha256', clefYaml: '2'.repeat(64), cells: [] },
+    pack: { identity: 'api', environment: 'production', namespaces: ['db'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z', options: { ...NO_PACK_OPTIONS } },
     kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
     artifactSha256: '4'.repeat(64),
     builderVersion: '0.1.0',
@@ -43,6 +45,7 @@ const manifestJson = (name: string): string => JSON.stringify({
   inputs: [],
   eif: { file: 'enclave.eif', sha384: '01'.repeat(48), size: 1 },
   pcrs: { '0': '10'.repeat(48), '1': '11'.repeat(48), '2': '12'.repeat(48) },
+  trustPolicy: null,
 });
 
 describe('lengths count Unicode code points', () => {

@@ -19,7 +19,7 @@ import {
 import { CheckRecorder } from './checks.ts';
 import { sha256Hex } from './digest.ts';
 import { fail, isVerificationError, VerificationError } from './errors.ts';
-import { checkReceiptExpectations, type ReceiptExpectations } from './receipt-expectations.ts';
+import { checkDevelopmentPolicy, checkReceiptExpectations, type ReceiptExpectations } from './receipt-expectations.ts';
 import { parseStrictJson } from './strict-json.ts';
 import { parseStatement, serializeStatement, type ReceiptPredicate, type Statement } from './statement.ts';
 import type { AttestationVerification, CheckResult, VerificationTime } from './types.ts';
@@ -182,12 +182,16 @@ export function verifyReceipt(receiptBytes: Uint8Array, opts: VerifyReceiptOptio
   }
 
   const auth = predicate.authorization;
+  checks.run('trust-policy', 'TRUST_POLICY_MISMATCH', () => {
+    // The policy is in the image, so the PCRs already pin it; this names it for people and
+    // refuses an enclave that reports another policy than the one the manifest measured.
+    const tp = opts.manifest.trustPolicy;
+    if (tp === null) fail('TRUST_POLICY_MISMATCH', 'the build manifest says the image carries no trust policy, yet the receipt names one');
+    if (!equalHex(tp.sha384, auth.trustPolicySha384)) fail('TRUST_POLICY_MISMATCH', `the receipt's trust policy sha384 ${auth.trustPolicySha384} is not the manifest's ${tp.sha384}`);
+    if (tp.development !== auth.development) fail('TRUST_POLICY_MISMATCH', 'the receipt and the manifest disagree on whether the trust policy is a DEVELOPMENT one');
+  }, () => `sha384 ${auth.trustPolicySha384} = the build manifest's${auth.development ? ' (DEVELOPMENT policy)' : ''}`);
   checks.run('authorization', 'DEVELOPMENT_POLICY', () => {
-    // A development trust policy trusts simulated issuers; run-enclave refuses it on Nitro
-    // hardware, so a receipt claiming both can only come from a bypassed deployment.
-    if (auth.development && attestation.trust.kind === 'aws') {
-      fail('DEVELOPMENT_POLICY', 'the receipt was made under a DEVELOPMENT trust policy, yet its document chains to the AWS Nitro root');
-    }
+    checkDevelopmentPolicy(auth.development, attestation.trust.kind);
   }, () => `${auth.method === 'oidc' ? `OIDC token from ${auth.issuer ?? '?'}` : `SSH signature ${auth.signerFingerprint ?? '?'}`} for ${auth.repository}${auth.ref === null ? '' : ` ${auth.ref}`}${auth.development ? ' — DEVELOPMENT trust policy' : ''}`);
 
   const expect = opts.expect;
