@@ -16,6 +16,8 @@ export interface TunnelOptions {
   caPem: string;
   /** Time allowed for the tunnel handshake and TLS (ms). */
   connectTimeoutMs?: number;
+  /** Abandons a connection still in progress (the raw stream is destroyed, never leaked). */
+  signal?: AbortSignal;
 }
 
 export class TunnelError extends Error {
@@ -82,8 +84,15 @@ export function connectTlsThroughTunnel(opts: TunnelOptions, host: string, port:
           minVersion: 'TLSv1.2',
           ALPNProtocols: ['http/1.1'],
         });
-        secure.once('secureConnect', () => resolve(secure));
+        const onAbort = () => secure.destroy(new TunnelError('TUNNEL_TIMEOUT', `TLS to ${host}:${port} abandoned`));
+        if (opts.signal?.aborted === true) onAbort();
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        secure.once('secureConnect', () => {
+          opts.signal?.removeEventListener('abort', onAbort);
+          resolve(secure);
+        });
         secure.once('error', (e) => {
+          opts.signal?.removeEventListener('abort', onAbort);
           raw.destroy();
           reject(e);
         });
