@@ -36,14 +36,22 @@ export function clauseHolds(clause: ConditionClause, context: RequestContext): b
   return spec.negated ? actual.every(valueOk) : actual.some(valueOk);
 }
 
-export function statementApplies(st: ModelStatement, req: ModelRequest): boolean {
+/** Principal, action and resource match (everything but the conditions). */
+export function statementTargets(st: ModelStatement, req: Omit<ModelRequest, 'context'>): boolean {
   const principal = st.notPrincipal
     ? !notPrincipalExempts(st.principal, req.caller)
     : principalCovers(st.principal, req.caller, st.effect, req.externalAllow);
   if (!principal) return false;
   if (actionCovered(st.actions, req.action) === st.notAction) return false;
-  if (resourceCovered(st.resources, req.resource) === st.notResource) return false;
-  return st.conditions.every((c) => clauseHolds(c, req.context));
+  return resourceCovered(st.resources, req.resource) !== st.notResource;
+}
+
+export function conditionsHold(st: ModelStatement, context: RequestContext): boolean {
+  return st.conditions.every((c) => clauseHolds(c, context));
+}
+
+export function statementApplies(st: ModelStatement, req: ModelRequest): boolean {
+  return statementTargets(st, req) && conditionsHold(st, req.context);
 }
 
 export function evaluate(policy: ModelPolicy, req: ModelRequest): Evaluation {

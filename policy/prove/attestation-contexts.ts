@@ -1,0 +1,96 @@
+// Attestation contexts lint tries for the actions that accept a Recipient. KMS sets
+// kms:RecipientAttestation:PCR<n> for the document's PCRs (lowercase hex) and ImageSha384 =
+// PCR0; without a Recipient none of these keys exists. A NitroTPM document brings only the
+// NitroTPMPCR<n> keys.
+import type { ModelPolicy } from '../model/index.ts';
+import { DEBUG_PCR, WRONG_PCR, type AttestationContext } from './contexts.ts';
+
+/** Beyond this many PCR combinations the product is replaced by one-PCR-off mixes. */
+const MAX_PRODUCT = 256;
+
+interface Mentions {
+  enclave: Map<number, Set<string>>;
+  nitroTpm: Map<number, Set<string>>;
+}
+
+function mentions(policy: ModelPolicy): Mentions {
+  const enclave = new Map<number, Set<string>>();
+  const nitroTpm = new Map<number, Set<string>>();
+  for (const st of policy.statements) {
+    for (const c of st.conditions) {
+      const k = c.key.toLowerCase();
+      const m = /^kms:recipientattestation:(?:(imagesha384)|pcr(\d{1,2})|nitrotpmpcr(\d{1,2}))$/.exec(k);
+      if (m === null) continue;
+      const target = m[3] !== undefined ? nitroTpm : enclave;
+      const index = m[1] !== undefined ? 0 : Number(m[2] ?? m[3]);
+      if (index > 31) continue;
+      const set = target.get(index) ?? new Set<string>();
+      for (const v of c.values) set.add(v.toLowerCase());
+      target.set(index, set);
+    }
+  }
+  return { enclave, nitroTpm };
+}
+
+/**
+ * `images`: the PCR sets of the images that may decrypt (manifests), index → value.
+ * Returns the contexts and, for each, whether it carries one of those images (PCR0).
+ */
+export function attestationContexts(policy: ModelPolicy, images: ReadonlyArray<ReadonlyMap<number, string>>): AttestationContext[] {
+  const m = mentions(policy);
+  const indexes = new Set<number>([0, 1, 2, ...m.enclave.keys()]);
+  const base = images[0] ?? new Map<number, string>();
+  const correct = new Map<number, string>();
+  for (const i of indexes) correct.set(i, base.get(i) ?? [...(m.enclave.get(i) ?? [])][0] ?? WRONG_PCR);
+  const candidates = new Map<number, string[]>();
+  for (const i of indexes) {
+    const set = new Set<string>([correct.get(i) as string, DEBUG_PCR, WRONG_PCR, ...(m.enclave.get(i) ?? [])]);
+    for (const img of images) if (img.get(i) !== undefined) set.add(img.get(i) as string);
+    candidates.set(i, [...set]);
+  }
+  const out: AttestationContext[] = [{ label: 'no Recipient (no attestation document)', pcrs: null }];
+  for (const [n, img] of images.entries()) {
+    const pcrs = new Map(correct);
+    for (const i of indexes) if (img.get(i) !== undefined) pcrs.set(i, img.get(i) as string);
+    out.push({ label: n === 0 ? "the manifest's image" : `the image of additional manifest ${n}`, pcrs });
+  }
+  const debug = new Map(correct);
+  for (const i of [0, 1, 2, 8]) if (indexes.has(i)) debug.set(i, DEBUG_PCR);
+  out.push({ label: 'a debug-mode enclave (PCR0/1/2 all zeros)', pcrs: debug });
+  out.push({ label: 'another image (every PCR different)', pcrs: new Map([...indexes].map((i) => [i, WRONG_PCR])) });
+  const product = [...candidates.values()].reduce((n, c) => n * c.length, 1);
+  if (product <= MAX_PRODUCT) {
+    let combos: Array<Map<number, string>> = [new Map()];
+    for (const [i, values] of candidates) combos = combos.flatMap((c) => values.map((v) => new Map(c).set(i, v)));
+    for (const pcrs of combos) out.push({ label: describe(pcrs, correct), pcrs });
+  } else {
+    for (const [i, values] of candidates) {
+      for (const v of values) {
+        const right = new Map(correct).set(i, v);
+        const wrong = new Map([...indexes].map((j) => [j, WRONG_PCR] as [number, string])).set(i, v);
+        out.push({ label: describe(right, correct), pcrs: right }, { label: describe(wrong, correct), pcrs: wrong });
+      }
+    }
+  }
+  if (m.nitroTpm.size > 0) {
+    const tpm = new Map([...m.nitroTpm].map(([i, vs]) => [i, [...vs][0] as string]));
+    out.push({ label: 'a NitroTPM attestation document (no enclave PCR keys)', pcrs: new Map(), nitroTpm: tpm });
+  }
+  return out;
+}
+
+function describe(pcrs: ReadonlyMap<number, string>, correct: ReadonlyMap<number, string>): string {
+  const parts = [...pcrs].map(([i, v]) => `PCR${i}=${v === correct.get(i) ? 'expected' : v === DEBUG_PCR ? 'zeros' : v === WRONG_PCR ? 'other' : `${v.slice(0, 8)}…`}`);
+  return `an attestation document with ${parts.join(', ')}`;
+}
+
+/** The condition keys KMS sets for an attestation context. */
+export function attestationKeys(ctx: AttestationContext): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  if (ctx.pcrs === null) return out;
+  for (const [i, v] of ctx.pcrs) out.set(`kms:recipientattestation:pcr${i}`, [v]);
+  const pcr0 = ctx.pcrs.get(0);
+  if (pcr0 !== undefined) out.set('kms:recipientattestation:imagesha384', [pcr0]);
+  for (const [i, v] of ctx.nitroTpm ?? []) out.set(`kms:recipientattestation:nitrotpmpcr${i}`, [v]);
+  return out;
+}
