@@ -25,10 +25,15 @@ const SOPS_GUARDED = ['kms:Decrypt', 'kms:ReEncryptFrom', ...CRYPTO_ACTIONS.filt
 const WRAP = ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptTo', 'kms:GenerateDataKeyPair', 'kms:GenerateDataKeyPairWithoutPlaintext'];
 const UNWRAP = ['kms:Decrypt', 'kms:ReEncryptFrom'];
 
-/** Allowed by a statement that names this caller by ARN (its own, or its role's). */
+/**
+ * Allowed by a statement that names this caller: by ARN (its own, or its role's), or its
+ * account (a whole account named as a reader: that account's IAM policies choose). Never
+ * "*" or a Service/Federated entry.
+ */
 function namedBy(caller: Caller, allows: readonly ModelStatement[]): boolean {
   if (caller.kind === 'service' || caller.kind === 'federated') return false;
-  return allows.some((st) => !st.notPrincipal && (st.principal.arns.includes(caller.arn) || (caller.kind === 'role-session' && st.principal.arns.includes(caller.roleArn))));
+  return allows.some((st) => !st.notPrincipal && !st.principal.everyone &&
+    (st.principal.arns.includes(caller.arn) || (caller.kind === 'role-session' && st.principal.arns.includes(caller.roleArn)) || st.principal.accounts.includes(caller.account)));
 }
 
 export function propertiesFor(kind: KeyKind, role: string | undefined, goodImage: (att: AttestationContext) => boolean): NamedProperty[] {
@@ -45,7 +50,7 @@ export function propertiesFor(kind: KeyKind, role: string | undefined, goodImage
     if (kind === 'envelope') {
       out.push(
         { id: 'envelope-wrap', claim: 'only the enclave role wraps artifact keys with the envelope key', actions: WRAP, permitted: (c) => isSessionOf(c, role) },
-        { id: 'envelope-unwrap', claim: 'only the runtimes the policy names (never the enclave role) unwrap artifact keys', actions: UNWRAP, permitted: (c, _a, allows) => !isSessionOf(c, role) && namedBy(c, allows) },
+        { id: 'envelope-unwrap', claim: 'only the runtimes the policy names, by ARN or account (never the enclave role), unwrap artifact keys', actions: UNWRAP, permitted: (c, _a, allows) => !isSessionOf(c, role) && namedBy(c, allows) },
       );
     } else {
       out.push(
