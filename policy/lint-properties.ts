@@ -44,7 +44,7 @@ export function propertyFindings(policy: unknown, options: LintOptions, name: st
   const violations = provePolicy(policy, { kind, ...options });
   return violations.map((v): LintFinding => {
     const code = codeOf(v);
-    const { statement, ...counterexample } = v.counterexample;
+    const { statement, request: _request, viaGrant: _viaGrant, ...counterexample } = v.counterexample;
     return {
       code,
       severity: LINT_CODES[code].severity,

@@ -6,7 +6,7 @@ import type { ModelPolicy } from '../model/index.ts';
 import { DEBUG_PCR, WRONG_PCR, type AttestationContext } from './contexts.ts';
 
 /** Beyond this many PCR combinations the product is replaced by one-PCR-off mixes. */
-const MAX_PRODUCT = 256;
+const MAX_PRODUCT = 64;
 
 interface Mentions {
   enclave: Map<number, Set<string>>;
@@ -62,13 +62,13 @@ export function attestationContexts(policy: ModelPolicy, images: ReadonlyArray<R
   if (product <= MAX_PRODUCT) {
     let combos: Array<Map<number, string>> = [new Map()];
     for (const [i, values] of candidates) combos = combos.flatMap((c) => values.map((v) => new Map(c).set(i, v)));
-    for (const pcrs of combos) out.push({ label: describe(pcrs, correct), pcrs });
+    for (const pcrs of combos) out.push(lazyLabel(pcrs, correct));
   } else {
     for (const [i, values] of candidates) {
       for (const v of values) {
         const right = new Map(correct).set(i, v);
         const wrong = new Map([...indexes].map((j) => [j, WRONG_PCR] as [number, string])).set(i, v);
-        out.push({ label: describe(right, correct), pcrs: right }, { label: describe(wrong, correct), pcrs: wrong });
+        out.push(lazyLabel(right, correct), lazyLabel(wrong, correct));
       }
     }
   }
@@ -79,13 +79,33 @@ export function attestationContexts(policy: ModelPolicy, images: ReadonlyArray<R
   return out;
 }
 
+/** Labels are only read for a counterexample: build them then. */
+function lazyLabel(pcrs: ReadonlyMap<number, string>, correct: ReadonlyMap<number, string>): AttestationContext {
+  return {
+    pcrs,
+    get label() {
+      return describe(pcrs, correct);
+    },
+  };
+}
+
 function describe(pcrs: ReadonlyMap<number, string>, correct: ReadonlyMap<number, string>): string {
   const parts = [...pcrs].map(([i, v]) => `PCR${i}=${v === correct.get(i) ? 'expected' : v === DEBUG_PCR ? 'zeros' : v === WRONG_PCR ? 'other' : `${v.slice(0, 8)}…`}`);
   return `an attestation document with ${parts.join(', ')}`;
 }
 
-/** The condition keys KMS sets for an attestation context. */
+const keysCache = new WeakMap<AttestationContext, Map<string, readonly string[]>>();
+
+/** The condition keys KMS sets for an attestation context (computed once per context). */
 export function attestationKeys(ctx: AttestationContext): Map<string, readonly string[]> {
+  const cached = keysCache.get(ctx);
+  if (cached !== undefined) return cached;
+  const out = computeKeys(ctx);
+  keysCache.set(ctx, out);
+  return out;
+}
+
+function computeKeys(ctx: AttestationContext): Map<string, readonly string[]> {
   const out = new Map<string, readonly string[]>();
   if (ctx.pcrs === null) return out;
   for (const [i, v] of ctx.pcrs) out.set(`kms:recipientattestation:pcr${i}`, [v]);

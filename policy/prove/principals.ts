@@ -51,6 +51,19 @@ function named(policy: ModelPolicy, enclaveRoleArn: string | undefined): { arns:
     st.principal.services.forEach((s) => services.add(s));
     st.principal.federated.forEach((f) => federated.add(f));
   }
+  // Principals that conditions on principal keys single out (aws:PrincipalArn, accounts).
+  for (const st of policy.statements) {
+    for (const c of st.conditions) {
+      const key = c.key.toLowerCase();
+      for (const v of c.values) {
+        const filled = v.replace(/\*/g, 'lint').replace(/\?/g, 'x');
+        if (key === 'aws:principalarn' && /^arn:[^:]+:(iam|sts)::\d{12}:(role|user|assumed-role|federated-user)\/[\w+=,.@/:-]+$/.test(filled)) arns.add(filled);
+        if (key === 'aws:principalarn' && /^arn:[^:]+:iam::\d{12}:root$/.test(filled)) accounts.add(filled.split(':')[4] as string);
+        if ((key === 'aws:principalaccount' || key === 'kms:calleraccount') && /^\d{12}$/.test(v)) accounts.add(v);
+        if (key === 'aws:principalservicename') services.add(v);
+      }
+    }
+  }
   for (const a of arns) accounts.add(/:(\d{12}):/.exec(a)?.[1] as string);
   if (accounts.size === 0) accounts.add('111122223333');
   return { arns, accounts, services, federated };
@@ -60,6 +73,7 @@ export function principalClasses(policy: ModelPolicy, enclaveRoleArn?: string): 
   const n = named(policy, enclaveRoleArn);
   const out: Array<{ caller: Caller; label: string }> = [];
   for (const arn of n.arns) {
+    if (/:assumed-role\/[^/]+$/.test(arn)) continue;
     if (/:role\//.test(arn)) out.push({ caller: sessionOf(arn), label: `a session of ${arn === enclaveRoleArn ? 'the enclave role' : 'the named role'} ${arn}` });
     else {
       out.push({ caller: callerFromArn(arn), label: `the named principal ${arn}` });

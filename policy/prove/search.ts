@@ -5,10 +5,11 @@
 // with a grant for anyone (a grant lets in what no Allow does, but never past a Deny).
 import { RECIPIENT_ACTIONS } from '../attestation-keys.ts';
 import { KMS_ACTIONS } from '../kms-actions.ts';
-import { actionCovered, conditionsHold, evaluate, statementTargets, type Caller, type ModelPolicy, type ModelStatement, type RequestContext } from '../model/index.ts';
+import { actionCovered, clauseHolds, conditionsHold, statementTargets, type ConditionClause, type Caller, type ModelPolicy, type ModelRequest, type ModelStatement, type RequestContext } from '../model/index.ts';
 import { attestationKeys } from './attestation-contexts.ts';
 import type { AttestationContext } from './contexts.ts';
 import type { PrincipalClass } from './principals.ts';
+import { keySource } from './condition-keys.ts';
 
 /** Operations a grant can allow (KMS "grant operations"). */
 export const GRANT_OPERATIONS = new Set([
@@ -36,6 +37,10 @@ export interface Counterexample {
   /** Why it is allowed: the statement, and whether IAM delegation or a grant was needed. */
   via: string;
   statement: ModelStatement | null;
+  /** The request itself, for replaying through evaluate(). */
+  request: ModelRequest;
+  /** true: allowed only through a grant (evaluate() says implicit deny; no Deny matched). */
+  viaGrant: boolean;
 }
 
 export interface Property {
@@ -79,8 +84,7 @@ function describeVia(st: ModelStatement | null, caller: Caller, grant: boolean):
 
 /** May anyone create a grant on this key? (then a grant can stand in for any missing Allow) */
 export function grantPossible(space: SearchSpace): boolean {
-  return space.principals.some((p) => space.resources.some((resource) => space.adversarial.some((adv) =>
-    evaluate(space.policy, { caller: p.caller, action: 'kms:CreateGrant', resource, context: merge(p.keys, adv), externalAllow: true }).decision === 'allow')));
+  return findCounterexample(space, { actions: ['kms:CreateGrant'], permitted: () => false }, false) !== null;
 }
 
 interface Target {
@@ -121,14 +125,37 @@ export function findCounterexample(space: SearchSpace, property: Property, grant
   return null;
 }
 
+/**
+ * Keep one context per distinct outcome of the given clauses (two contexts that make every
+ * clause of the targeted statements come out the same decide the request the same way).
+ */
+function distinct<T>(items: readonly T[], clauses: readonly ConditionClause[], keysOf: (item: T) => RequestContext, extra: (item: T) => string = () => ''): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const ctx = keysOf(item);
+    const sig = clauses.map((c) => (clauseHolds(c, ctx) ? '1' : '0')).join('') + extra(item);
+    if (seen.has(sig)) return false;
+    seen.add(sig);
+    return true;
+  });
+}
+
 function searchContexts(t: Target, contexts: AttestationContext[], adversarial: SearchSpace['adversarial'], property: Property): Counterexample | null {
-  for (const att of contexts) {
+  const clauses = [...t.allows, ...t.denies].flatMap((st) => st.conditions);
+  const attClauses = clauses.filter((c) => keySource(c.key) === 'attestation');
+  const advClauses = clauses.filter((c) => keySource(c.key) === 'adversarial');
+  const atts = distinct(contexts, attClauses, attestationKeys, (att) => (property.permitted(t.p.caller, att, t.allows) ? 'p' : 'n'));
+  const advs = distinct(adversarial, advClauses, (adv) => adv);
+  for (const att of atts) {
     const attKeys = attestationKeys(att);
-    for (const adv of adversarial) {
-      const allows = outcome(t, merge(t.p.keys, attKeys, adv));
+    for (const adv of advs) {
+      const context = merge(t.p.keys, attKeys, adv);
+      const allows = outcome(t, context);
       if (allows === null || property.permitted(t.p.caller, att, allows)) continue;
       const via = allows[0] ?? null;
       return {
+        request: { caller: t.p.caller, action: t.action, resource: t.resource, context, externalAllow: true },
+        viaGrant: via === null,
         principal: t.p.label,
         callerArn: callerArn(t.p.caller),
         action: t.action,
