@@ -9,7 +9,7 @@ import { rejection, startHarness, type Harness } from './kms-harness.ts';
 const ACCOUNT = '111122223333';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/team/enclave`;
 const SESSION: KmsPrincipal = { accessKeyId: 'AKIAPRINCIPALARN0001', secretAccessKey: 'principal-arn-secret-for-tests-only-0000', principalArn: `arn:aws:sts::${ACCOUNT}:assumed-role/enclave/i-0abc`, roleArn: ROLE };
-const ADMIN: KmsPrincipal = { accessKeyId: 'AKIAPRINCIPALARNADM1', secretAccessKey: 'principal-arn-admin-secret-for-tests-only', principalArn: `arn:aws:iam::${ACCOUNT}:root` };
+const ADMIN: KmsPrincipal = { accessKeyId: 'AKIAPRINCIPALARNADM1', secretAccessKey: 'principal-arn-admin-secret-for-tests-only', principalArn: `arn:aws:iam::${ACCOUNT}:user/admin` };
 
 let h: Harness;
 let admin: KMSClient;
