@@ -21,6 +21,8 @@ export interface KmsPrincipal {
   /** e.g. arn:aws:iam::111122223333:role/ci, arn:aws:sts::111122223333:assumed-role/enclave/i-… */
   principalArn: string;
   sessionToken?: string;
+  /** For a session: the role ARN with its path (aws:PrincipalArn); derived without one when absent. */
+  roleArn?: string;
 }
 
 export interface KmsEmulatorOptions {
