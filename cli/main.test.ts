@@ -46,6 +46,16 @@ describe('attested-pack dispatcher', () => {
     expect(rows.map((r) => r.code)).toEqual(Object.keys(VERIFY_ERROR_CODES));
   });
 
+  it('every registry entry loads the command it names, with the same words and summary', async () => {
+    const { COMMANDS } = await import('./commands/index.ts');
+    for (const entry of COMMANDS) {
+      const command = await entry.load();
+      expect(command.path, entry.path.join(' ')).toEqual(entry.path);
+      expect(command.summary, entry.path.join(' ')).toBe(entry.summary);
+    }
+    expect(new Set(COMMANDS.map((c) => c.path.join(' '))).size).toBe(COMMANDS.length);
+  });
+
   it('every registered command answers --help with its own usage', async () => {
     const { COMMANDS } = await import('./commands/index.ts');
     for (const c of COMMANDS) {

@@ -2,8 +2,8 @@
 // parses its declared options strictly, and maps failures to the documented exit codes.
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
-import { COMMANDS } from './commands/index.ts';
-import { EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandContext } from './command.ts';
+import { COMMANDS, type CommandEntry } from './commands/index.ts';
+import { EXIT_OK, EXIT_USAGE, UsageError, type CommandContext } from './command.ts';
 import { isVerificationError } from '../verifier/errors.ts';
 
 export interface MainIo {
@@ -31,18 +31,18 @@ function topLevelHelp(): string {
   ].join('\n');
 }
 
-function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  let best: { command: Command; rest: string[] } | undefined;
+function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | undefined {
+  let best: { entry: CommandEntry; rest: string[] } | undefined;
   for (const command of COMMANDS) {
     const n = command.path.length;
     if (argv.length >= n && command.path.every((w, i) => argv[i] === w)) {
-      if (best === undefined || n > best.command.path.length) best = { command, rest: argv.slice(n) };
+      if (best === undefined || n > best.entry.path.length) best = { entry: command, rest: argv.slice(n) };
     }
   }
   return best;
 }
 
-function commandsUnder(prefix: string[]): Command[] {
+function commandsUnder(prefix: string[]): CommandEntry[] {
   return COMMANDS.filter((c) => prefix.every((w, i) => c.path[i] === w) && c.path.length > prefix.length);
 }
 
@@ -73,7 +73,9 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     stderr.write(`attested-pack: unknown command '${argv[0]}'. Run 'attested-pack --help' for the list.\n`);
     return EXIT_USAGE;
   }
-  const { command, rest } = found;
+  const { entry, rest } = found;
+  // Only the chosen command's module (and what it imports) is loaded.
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     stdout.write(command.help.endsWith('\n') ? command.help : `${command.help}\n`);
     return EXIT_OK;

@@ -28,7 +28,12 @@ const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b
 
 class Parser {
   i = 0;
-  constructor(readonly s: string, readonly maxDepth: number) {}
+  readonly s: string;
+  readonly maxDepth: number;
+  constructor(s: string, maxDepth: number) {
+    this.s = s;
+    this.maxDepth = maxDepth;
+  }
 
   fail(message: string): never {
     throw new StrictJsonError(message, this.i);
