@@ -9,7 +9,8 @@ import { parseBuildManifest, pemCertificateToDer, isVerificationError } from '..
 import { verifyReceipt } from '../../verifier/receipt.ts';
 import { clefInputPaths, ClefPathsError, CLEF_MANIFEST_PATH } from '../pack-client/clef-paths.ts';
 import { collectGitObjects, GitCollectError, readFileAt } from '../pack-client/git-objects.ts';
-import { githubOidcToken, HostCallError, requestPack } from '../pack-client/host-client.ts';
+import { HostCallError, requestPack } from '../pack-client/host-client.ts';
+import { GithubOidcError, requestGithubActionsIdToken } from '../pack-client/github-oidc.ts';
 import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringListOption, stringOption, type Command } from '../command.ts';
 
 /** `--option k=v` values: true/false become booleans, integers numbers, the rest strings. */
@@ -116,9 +117,10 @@ verify; 2 usage or input error.
     if (values['github-oidc'] === true) {
       if (values.token !== undefined || values['token-env'] !== undefined) throw new UsageError('--github-oidc excludes --token/--token-env');
       try {
-        token = await githubOidcToken(env, stringOption(values, 'audience') ?? 'attested-pack');
+        token = await requestGithubActionsIdToken(stringOption(values, 'audience') ?? 'attested-pack', env);
       } catch (e) {
-        throw new UsageError((e as Error).message);
+        if (e instanceof GithubOidcError) throw new UsageError(`${e.code}: ${e.message}`);
+        throw e;
       }
     } else {
       const direct = stringOption(values, 'token');
