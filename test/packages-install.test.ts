@@ -1,13 +1,17 @@
 // Both packages install from their `npm pack` tarballs into empty directories (no
 // workspace links, dependencies from the npm cache or registry) and work from there:
 // @attested-pack/verifier verifies a receipt, refuses a tampered one and imports as a
-// library with no dependency installed; attested-pack runs `describe` and `policy lint`.
+// library with no dependency installed; attested-pack runs `describe` and `policy lint`,
+// and `rebuild` from the installed package reproduces the image built from this checkout
+// (MATCH), through the npm-shrinkwrap.json the package ships.
 import { execFile, type ExecFileException } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../cli/main.ts';
 import { describeEif } from '../build/describe.ts';
 import { writeEif } from '../build/eif.ts';
 import { serializeBuildManifest } from '../verifier/build-manifest.ts';
@@ -125,4 +129,22 @@ describe('attested-pack from its tarball', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain('KP001');
   });
+});
+
+describe('rebuild from the installed package', () => {
+  it('reproduces the image built from this checkout: MATCH on every input and PCR', async () => {
+    // The download cache the image-build tests fill; the same pinned inputs either way.
+    const cache = join(REPO, '.cache', 'attested-pack');
+    const built = join(work, 'built');
+    const log = new PassThrough();
+    log.resume();
+    const code = await main(['build', '--out', built, '--cache', cache], { cwd: REPO, stdout: log, stderr: log });
+    expect(code).toBe(0);
+    const r = await run(join(fullDir, 'node_modules/.bin/attested-pack'), ['rebuild', '--manifest', join(built, 'build-manifest.json'), '--cache', cache, '--json'], fullDir);
+    expect(r.stderr).toContain('installing the shrinkwrapped dependency tree');
+    const report = JSON.parse(r.stdout) as { match: boolean; checks: Array<{ what: string; ok: boolean; informational?: boolean }> };
+    expect(report.checks.filter((c) => !c.ok && c.informational !== true)).toEqual([]);
+    expect(report.match).toBe(true);
+    expect(r.code).toBe(0);
+  }, 300_000);
 });
