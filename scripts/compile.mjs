@@ -17,7 +17,7 @@
 // external, with relative `.ts` specifiers rewritten to `.js`: one output file per source
 // file, nothing inlined, dynamic `import()` stays lazy.
 import { build } from 'esbuild';
-import { readdirSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,8 +67,9 @@ export async function compile(root = ROOT) {
   const wanted = new Set(sources.map((s) => s.replace(/\.ts$/, '.js')));
   // Outputs whose source was deleted or renamed would otherwise ship and stay importable.
   for (const f of files) if (!wanted.has(f) && isGenerated(f)) rmSync(f);
-  await build({
+  const result = await build({
     absWorkingDir: root,
+    write: false,
     entryPoints: sources.map((s) => relative(root, s)),
     outdir: '.',
     outbase: '.',
@@ -82,6 +83,14 @@ export async function compile(root = ROOT) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  // Only changed files are written, each atomically (temporary file + rename): tests and
+  // `npm pack` compile while other processes may be running the compiled CLI.
+  for (const file of result.outputFiles) {
+    if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
+    const temporary = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, file.contents);
+    renameSync(temporary, file.path);
+  }
   return sources.map((s) => relative(root, s).split(sep).join('/'));
 }
 
