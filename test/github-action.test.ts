@@ -1,9 +1,10 @@
 // The GitHub Action's entry point (cli/action/entry.js, what action.yml runs), in a child
 // process with the environment GitHub gives a step: INPUT_* variables, GITHUB_OUTPUT,
 // GITHUB_WORKSPACE, and ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN served by a local stand-in for
-// the runner's token service that mints JWTs the host trusts (local JWKS). Against the
-// simulated pack world: the host accepts the token, the enclave packs, the Action verifies
-// the receipt and publishes the artifact and receipt paths; refusals fail the step.
+// the runner's token service that mints JWTs from the world's SIMULATED issuer (which the
+// enclave's development trust policy trusts and the host reads from a JWKS file). Against
+// the simulated pack world: the host accepts the token, the enclave packs, the Action
+// verifies the receipt and publishes the artifact and receipt paths; refusals fail the step.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,47 +13,50 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { execFileSync } from 'node:child_process';
+import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHostConfig } from '../host/config.ts';
 import { hostLogger, startHost, type RunningHost } from '../host/service.ts';
 import { parseBuildManifest } from '../verifier/build-manifest.ts';
 import { verifyReceipt } from '../verifier/receipt.ts';
-import { hostConfigFor, startPackWorld, type PackWorld } from './pack-world.ts';
+import { hostConfigFor, startPackWorld, WORLD_REPOSITORY, type PackWorld } from './pack-world.ts';
+import { SIMULATED_OIDC_HOST } from '../simulator/oidc-issuer.ts';
 
 const ENTRY = fileURLToPath(new URL('../cli/action/entry.js', import.meta.url));
-const ISSUER = 'https://token.actions.githubusercontent.com';
 const RUNNER_TOKEN = 'runner-request-token-0123';
-const REPOSITORY = 'acme/payments';
+const REPOSITORY = WORLD_REPOSITORY.name;
 
 let world: PackWorld;
 let host: RunningHost;
 let tokenService: http.Server;
 let tokenUrl: string;
 let dir: string;
-let signingKey: CryptoKey;
 /** What the stand-in token service was asked for. */
 const requests: Array<{ audience: string | null; authorization: string | undefined }> = [];
-/** The repository claim the stand-in puts in its next tokens. */
-let claimRepository = REPOSITORY;
+/** The repository id the stand-in puts in its next tokens. */
+let claimRepositoryId = WORLD_REPOSITORY.repositoryId;
 
 async function mint(audience: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ repository: claimRepository, ref: 'refs/heads/main' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-    .setIssuer(ISSUER)
-    .setAudience(audience)
-    .setSubject(`repo:${claimRepository}:ref:refs/heads/main`)
-    .setIssuedAt(now - 5)
-    .setExpirationTime(now + 300)
-    .sign(signingKey);
+  const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: world.repoDir, encoding: 'utf8' }).trim();
+  return world.issuer.mintToken({ aud: audience }, { job: { sha: head, workflow_sha: head, job_workflow_sha: head, repository_id: claimRepositoryId } });
+}
+
+/** The issuer's JWKS, fetched over its own TLS (the host reads it from a file). */
+function issuerJwks(): Promise<string> {
+  return new Promise((done, fail) => {
+    https
+      .get({ host: '127.0.0.1', port: world.issuer.port, path: new URL(world.issuer.jwksUrl).pathname, ca: world.issuer.caPem, servername: SIMULATED_OIDC_HOST }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => done(body));
+      })
+      .on('error', fail);
+  });
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ap-action-'));
-  const pair = await generateKeyPair('RS256');
-  signingKey = pair.privateKey;
-  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] }));
   tokenService = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push({ audience: url.searchParams.get('audience'), authorization: req.headers.authorization });
@@ -67,16 +71,17 @@ beforeAll(async () => {
 
   world = await startPackWorld();
   await world.startEnclave();
+  writeFileSync(join(dir, 'jwks.json'), await issuerJwks());
   const config = {
     ...hostConfigFor(world, dir, { token: 'unused-static-token-0123456789', logLevel: 'silent' }),
   } as Record<string, unknown> & { auth: Record<string, unknown> };
   config.auth = {
     ...config.auth,
     githubOidc: {
-      issuer: ISSUER,
+      issuer: world.issuer.issuerUrl,
       audience: 'attested-pack',
       jwksFile: 'jwks.json',
-      rules: [{ repository: REPOSITORY, ref: 'refs/heads/main', identities: ['payments-api'], environments: ['production'] }],
+      rules: [{ repositoryId: WORLD_REPOSITORY.repositoryId, repositoryOwnerId: WORLD_REPOSITORY.repositoryOwnerId, ref: 'refs/heads/main', identities: ['payments-api'], environments: ['production'] }],
     },
   };
   host = await startHost(parseHostConfig(JSON.stringify(config), dir), { logger: hostLogger('silent') });
@@ -131,17 +136,19 @@ describe('GitHub Action entry point', () => {
     expect(r.stdout).not.toContain('::error');
     expect(r.code).toBe(0);
     expect(r.outputs).toEqual({ artifact: join(out, 'artifact.json'), receipt: join(out, 'receipt.json') });
-    expect(requests.at(-1)).toEqual({ audience: 'attested-pack', authorization: `bearer ${RUNNER_TOKEN}` });
+    // The audience binds this exact request: <prefix>:<base64url SHA-256 of the canonical request>.
+    expect(requests.at(-1)?.audience).toMatch(/^attested-pack:[A-Za-z0-9_-]{43}$/);
+    expect(requests.at(-1)?.authorization).toBe(`bearer ${RUNNER_TOKEN}`);
     // The published receipt verifies independently, for this artifact, against the manifest.
     const manifest = parseBuildManifest(readFileSync(join(dir, 'manifest.json')));
     const root = new Uint8Array(Buffer.from(readFileSync(join(dir, 'root.pem'), 'utf8').replace(/-----[^-]+-----|\s+/g, ''), 'base64'));
-    const v = verifyReceipt(readFileSync(r.outputs.receipt as string), { manifest, root, artifact: readFileSync(r.outputs.artifact as string) });
+    const v = verifyReceipt(readFileSync(r.outputs.receipt as string), { manifest, root, artifact: readFileSync(r.outputs.artifact as string), expect: { repository: REPOSITORY, ref: 'refs/heads/main' } });
     expect(v.predicate.pack).toMatchObject({ identity: 'payments-api', environment: 'production' });
     expect(v.predicate.source.repository).toBe(REPOSITORY);
   });
 
   it('fails the step (exit 1, ::error::, no outputs) when the host refuses the token', async () => {
-    claimRepository = 'someone/else';
+    claimRepositoryId = '5550001';
     try {
       const out = join(dir, 'out-refused');
       const r = await step(inputs(out));
@@ -150,7 +157,7 @@ describe('GitHub Action entry point', () => {
       expect(r.outputs).toEqual({});
       expect(existsSync(join(out, 'receipt.json'))).toBe(false);
     } finally {
-      claimRepository = REPOSITORY;
+      claimRepositoryId = WORLD_REPOSITORY.repositoryId;
     }
   });
 
