@@ -6,8 +6,9 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { EnclaveProtocolError } from './protocol.ts';
 import type { PackHandler, PackInput } from './server.ts';
-import { kmsClientFactory, RecipientKeyPool, recipientDecrypt, KmsRecipientError, type EnclaveKmsConfig } from './kms.ts';
+import { kmsClientFactory, RecipientKeyPool, RecipientSession, recipientDecrypt, KmsRecipientError, type EnclaveKmsConfig } from './kms.ts';
 import { kmsUnwrapper } from './sops/unwrap.ts';
+import { dedupKmsDecrypt, wallTimed } from './unwrap-pool.ts';
 import { isSopsError } from './sops/errors.ts';
 import { isClefError, ClefError } from './clef/errors.ts';
 import { parseClefManifest, findIdentity, type ClefManifest } from './clef/manifest.ts';
@@ -118,8 +119,9 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
       }
 
       // SOPS files: KMS Decrypt + Recipient for every data key, MAC checked per file.
-      const recipient = await recipientKeys.take();
+      const recipient = await RecipientSession.open(ctx.nsm, recipientKeys);
       const sopsKeys = new Set<string>();
+      const sopsDecrypt = dedupKmsDecrypt(wallTimed(kmsTime, recipientDecrypt(kms.clientFor, recipient, sopsKeys)));
       const blobIds = new Map<string, string>();
       const resolved = await resolveIdentitySecrets({
         manifest,
@@ -132,8 +134,9 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
           blobIds.set(path, f.id);
           return Buffer.from(f.content).toString('utf8');
         },
-        unwrapper: kmsUnwrapper(timed(kmsTime, recipientDecrypt(kms.clientFor, ctx.nsm, recipient, sopsKeys))),
-      });
+        unwrapper: kmsUnwrapper(sopsDecrypt),
+        ...(config.kms.unwrapConcurrency === undefined ? {} : { concurrency: config.kms.unwrapConcurrency }),
+      }).finally(() => sopsDecrypt.clear());
       ctx.signal.throwIfAborted();
 
       // The artifact, for the identity's recipient (age) or KMS envelope, signed when asked.

@@ -14,6 +14,7 @@ import type { RecipientVerifier } from './recipient.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
 import { KmsStateError, loadState, lockStateDir, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
+import { latencyDelay, type LatencyModel } from '../latency.ts';
 
 export interface KmsPrincipal {
   accessKeyId: string;
@@ -47,6 +48,11 @@ export interface KmsEmulatorOptions {
   now?: () => number;
   /** Request body limit in bytes; default MAX_BODY_BYTES. */
   maxBodyBytes?: number;
+  /**
+   * Simulated network + service time: every request waits one delay of this seeded model
+   * before it is answered (benchmarks: wall time under real-KMS round trips). Default none.
+   */
+  latency?: LatencyModel;
 }
 
 export interface KmsEmulator {
@@ -231,9 +237,11 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     tls = await tlsFor(opts.stateDir, [host, `kms.${region}.amazonaws.com`, ...(opts.tlsHostNames ?? [])]);
   }
 
+  const roundTrip = latencyDelay(opts.latency);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req, res, maxBody);
     if (body === undefined) return;
+    await roundTrip();
     try {
       const headers = lowerHeaders(req);
       if (req.method !== 'POST') kmsFail('UnknownOperationException', `${req.method ?? ''} is not supported; KMS takes POST with X-Amz-Target.`);
