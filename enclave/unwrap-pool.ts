@@ -85,20 +85,30 @@ function dedupKey(req: Parameters<KmsDecryptFn>[0]): string {
  */
 export function dedupKmsDecrypt(decrypt: KmsDecryptFn): KmsDecryptFn & { clear(): void; calls(): number } {
   const inflight = new Map<string, Promise<Uint8Array>>();
+  const obtained: Uint8Array[] = [];
+  let cleared = false;
   let calls = 0;
   const fn = async (req: Parameters<KmsDecryptFn>[0]): Promise<Uint8Array> => {
+    if (cleared) throw new Error('internal: KMS decrypt used after its pack ended');
     const k = dedupKey(req);
     let p = inflight.get(k);
     if (p === undefined) {
       calls += 1;
-      p = decrypt(req);
+      p = decrypt(req).then((b) => {
+        // A result arriving after clear() is zeroed at once.
+        if (cleared) b.fill(0);
+        else obtained.push(b);
+        return b;
+      });
       inflight.set(k, p);
     }
     return Uint8Array.from(await p);
   };
   return Object.assign(fn, {
     clear() {
-      for (const p of inflight.values()) p.then((b) => b.fill(0), () => undefined);
+      cleared = true;
+      for (const b of obtained) b.fill(0);
+      obtained.length = 0;
       inflight.clear();
     },
     calls: () => calls,

@@ -21,6 +21,7 @@ import { createPackHandler, type PackPhases } from '../enclave/pack.ts';
 import { encryptSops, kmsKeyWrapper } from '../enclave/sops/encrypt.ts';
 import { sdkKmsEncrypt } from '../enclave/sops/kms-sdk.ts';
 import type { Nsm } from '../enclave/nsm/nsm.ts';
+import type { LatencyModel } from '../simulator/latency.ts';
 
 /** The name the enclave dials; the egress proxy maps it to the emulator on loopback. */
 export const KMS_HOST = 'localhost';
@@ -53,7 +54,7 @@ export interface PackWorld {
   socketPath: string;
   egress: RunningEgressProxy;
   /** Start (or restart) the enclave server with a simulated NSM running `manifest`'s image. */
-  startEnclave(image?: BuildManifest, opts?: { debug?: boolean; observe?: (p: PackPhases) => void }): Promise<RunningEnclaveServer>;
+  startEnclave(image?: BuildManifest, opts?: EnclaveOptions): Promise<RunningEnclaveServer>;
   relayed: Buffer[];
   close(): Promise<void>;
 }
@@ -66,17 +67,30 @@ function git(cwd: string, args: string[]): string {
   }).trim();
 }
 
+export interface EnclaveOptions {
+  debug?: boolean;
+  observe?: (p: PackPhases) => void;
+  /** Simulated NSM attestation time. */
+  nsmLatency?: LatencyModel;
+  /** Data keys one pack unwraps at once (default: the pack service's). */
+  unwrapConcurrency?: number;
+}
+
 export interface PackWorldOptions {
   objectFormat?: 'sha1' | 'sha256';
   /** namespace → key → value; default SAMPLE_SECRETS. */
   secrets?: Record<string, Record<string, string | number | boolean>>;
+  /** identity → its namespaces (all with a KMS envelope); default payments-api: every namespace. */
+  identities?: Record<string, string[]>;
+  /** KMS emulator round trip (seeded). */
+  kmsLatency?: LatencyModel;
 }
 
 export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackWorld> {
   const secrets = opts.secrets ?? SAMPLE_SECRETS;
   const dir = mkdtempSync(join(tmpdir(), 'pack-world-'));
   const ca = await createTestCa();
-  const harness = await startHarness({ attestationRoot: ca.rootDer });
+  const harness = await startHarness({ attestationRoot: ca.rootDer, ...(opts.kmsLatency === undefined ? {} : { latency: opts.kmsLatency }) });
   const manifest = fakeManifest();
   const admin = harness.client(ADMIN);
   const createKey = async (spec: 'SYMMETRIC_DEFAULT' | 'ECC_NIST_P256') =>
@@ -110,14 +124,16 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     `  aws_kms_arn: ${keys.sops}`,
     'file_pattern: secrets/{namespace}/{environment}.enc.yaml',
     'service_identities:',
-    '  - name: payments-api',
-    '    description: The payments service',
-    `    namespaces: [${Object.keys(secrets).join(', ')}]`,
-    '    environments:',
-    '      production:',
-    '        kms:',
-    '          provider: aws',
-    `          keyId: ${keys.envelope}`,
+    ...Object.entries(opts.identities ?? { 'payments-api': Object.keys(secrets) }).flatMap(([name, namespaces]) => [
+      `  - name: ${name}`,
+      `    description: Service ${name}`,
+      `    namespaces: [${namespaces.join(', ')}]`,
+      '    environments:',
+      '      production:',
+      '        kms:',
+      '          provider: aws',
+      `          keyId: ${keys.envelope}`,
+    ]),
     '',
   ].join('\n');
   writeFileSync(join(repoDir, 'clef.yaml'), clefYaml);
@@ -153,11 +169,22 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     relayed,
     async startEnclave(image = manifest, o = {}) {
       await running?.close();
-      const nsm: Nsm = createSimulatedNsm({ ca, pcrs: image, ...(o.debug === undefined ? {} : { debug: o.debug }) });
+      const nsm: Nsm = createSimulatedNsm({
+        ca,
+        pcrs: image,
+        ...(o.debug === undefined ? {} : { debug: o.debug }),
+        ...(o.nsmLatency === undefined ? {} : { attestationLatency: o.nsmLatency }),
+      });
       running = await startEnclaveServer(socketPath, {
         nsm,
         packHandler: createPackHandler({
-          kms: { tunnelSocket: egressSocket, caBundlePem: harness.emulator.caPem, endpointFor: () => `https://${KMS_HOST}:${port}`, maxAttempts: 1 },
+          kms: {
+            tunnelSocket: egressSocket,
+            caBundlePem: harness.emulator.caPem,
+            endpointFor: () => `https://${KMS_HOST}:${port}`,
+            maxAttempts: 1,
+            ...(o.unwrapConcurrency === undefined ? {} : { unwrapConcurrency: o.unwrapConcurrency }),
+          },
           builderVersion: '0.1.0',
           ...(o.observe === undefined ? {} : { observe: o.observe }),
         }),
