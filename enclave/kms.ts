@@ -10,7 +10,9 @@ import type { Nsm } from './nsm/nsm.ts';
 import type { AwsCredentials } from './protocol.ts';
 import { regionOfKmsArn, type KmsClientFor } from './sops/kms-sdk.ts';
 import type { KmsDecryptFn } from './sops/unwrap.ts';
-import { createTunnelHttpHandler } from './tunnel.ts';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createTunnelAgent } from './tunnel.ts';
+import { DEFAULT_UNWRAP_CONCURRENCY } from './unwrap-pool.ts';
 
 export interface EnclaveKmsConfig {
   /** Unix socket of the outbound tunnel (socat → vsock → host egress proxy). */
@@ -28,10 +30,28 @@ export interface EnclaveKmsConfig {
   unwrapConcurrency?: number;
 }
 
+/**
+ * TLS connections to KMS are shared by the packs of one service (one pool per config): a
+ * connection authenticates only the server (CA-pinned); every request carries its own pack's
+ * SigV4 signature, and HTTP/1.1 has one request per connection at a time, so sharing mixes
+ * nothing — and saves a TLS handshake per concurrent unwrap per pack.
+ */
+const sharedAgents = new WeakMap<EnclaveKmsConfig, ReturnType<typeof createTunnelAgent>>();
+
+function agentFor(config: EnclaveKmsConfig): ReturnType<typeof createTunnelAgent> {
+  let agent = sharedAgents.get(config);
+  if (agent === undefined) {
+    // Room for a few packs' concurrent unwraps (the host runs 2 packs at once by default).
+    agent = createTunnelAgent({ socketPath: config.tunnelSocket, caPem: config.caBundlePem, maxSockets: 4 * (config.unwrapConcurrency ?? DEFAULT_UNWRAP_CONCURRENCY) });
+    sharedAgents.set(config, agent);
+  }
+  return agent;
+}
+
 /** One KMS client per region for one pack request (credentials are per request). */
 export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCredentials): { clientFor: KmsClientFor; close(): void } {
   const clients = new Map<string, KMSClient>();
-  const requestHandler = createTunnelHttpHandler({ socketPath: config.tunnelSocket, caPem: config.caBundlePem });
+  const requestHandler = new NodeHttpHandler({ httpsAgent: agentFor(config), connectionTimeout: 10_000, requestTimeout: 30_000 });
   const clientFor: KmsClientFor = (region) => {
     let c = clients.get(region);
     if (c === undefined) {
@@ -53,10 +73,16 @@ export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCrede
   return {
     clientFor,
     close() {
-      for (const c of clients.values()) c.destroy();
+      // Not destroy(): that would destroy the shared agent (NodeHttpHandler#destroy).
       clients.clear();
     },
   };
+}
+
+/** Close the shared KMS connections of a pack service's config (server shutdown, tests). */
+export function closeKmsConnections(config: EnclaveKmsConfig): void {
+  sharedAgents.get(config)?.destroy();
+  sharedAgents.delete(config);
 }
 
 /** The per-pack recipient key: RSA-2048, as KMS requires for Recipient. */

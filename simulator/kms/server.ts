@@ -63,6 +63,8 @@ export interface KmsEmulator {
   caPem: string;
   /** Path of the CA certificate (PEM) clients should trust (SSL_CERT_FILE for sops). */
   caFile: string;
+  /** Change the simulated round trip from the next request on (benchmarks: 0 and 15 ms rows). */
+  setLatency(model: LatencyModel | undefined): void;
   close(): Promise<void>;
 }
 
@@ -237,7 +239,7 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     tls = await tlsFor(opts.stateDir, [host, `kms.${region}.amazonaws.com`, ...(opts.tlsHostNames ?? [])]);
   }
 
-  const roundTrip = latencyDelay(opts.latency);
+  let roundTrip = latencyDelay(opts.latency);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req, res, maxBody);
     if (body === undefined) return;
@@ -306,6 +308,9 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     port,
     caPem: tls.caPem,
     caFile: tls.caFile,
+    setLatency: (model) => {
+      roundTrip = latencyDelay(model);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
