@@ -143,9 +143,18 @@ function parseStructure(ber: Uint8Array): ParsedCiphertextForRecipient {
   return { recipients, iv, encryptedContent };
 }
 
+// Deriving and exporting the public key costs about a millisecond; a pack opens one reply
+// per data key with the same key, so the identifier is computed once per key object.
+const spkiIds = new WeakMap<KeyObject, Buffer>();
+
 function spkiSha256(privateKey: KeyObject): Buffer {
-  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest();
+  let id = spkiIds.get(privateKey);
+  if (id === undefined) {
+    const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+    id = createHash('sha256').update(spki).digest();
+    spkiIds.set(privateKey, id);
+  }
+  return id;
 }
 
 /**

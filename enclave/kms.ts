@@ -26,7 +26,7 @@ export interface EnclaveKmsConfig {
   endpointFor?: (region: string) => string;
   /** SDK attempts per call (retries with backoff on throttling and transient errors). */
   maxAttempts?: number;
-  /** SOPS data keys unwrapped at once per pack (default DEFAULT_UNWRAP_CONCURRENCY, 8). */
+  /** SOPS data keys unwrapped at once per pack (default DEFAULT_UNWRAP_CONCURRENCY, 16). */
   unwrapConcurrency?: number;
 }
 

@@ -6,8 +6,12 @@
 // Everything here is per pack: nothing is cached across packs.
 import type { KmsDecryptFn } from './sops/unwrap.ts';
 
-/** Default number of data keys unwrapped at once by one pack. */
-export const DEFAULT_UNWRAP_CONCURRENCY = 8;
+/**
+ * Default number of data keys unwrapped at once by one pack: 16 covers a typical identity
+ * (≤ 16 files) in one KMS round trip, and a few concurrent packs stay far below KMS's
+ * per-account request quotas for Decrypt (thousands per second).
+ */
+export const DEFAULT_UNWRAP_CONCURRENCY = 16;
 export const MAX_UNWRAP_CONCURRENCY = 64;
 
 export function checkConcurrency(n: number | undefined): number {

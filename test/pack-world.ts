@@ -22,6 +22,7 @@ import { encryptSops, kmsKeyWrapper } from '../enclave/sops/encrypt.ts';
 import { sdkKmsEncrypt } from '../enclave/sops/kms-sdk.ts';
 import type { Nsm } from '../enclave/nsm/nsm.ts';
 import type { LatencyModel } from '../simulator/latency.ts';
+import { startKmsEmulatorInWorker } from './kms-worker.ts';
 
 /** The name the enclave dials; the egress proxy maps it to the emulator on loopback. */
 export const KMS_HOST = 'localhost';
@@ -84,13 +85,20 @@ export interface PackWorldOptions {
   identities?: Record<string, string[]>;
   /** KMS emulator round trip (seeded). */
   kmsLatency?: LatencyModel;
+  /** Run the KMS emulator on its own thread (benchmarks: its CPU is not the enclave's). */
+  kmsInWorker?: boolean;
+  /** Keep a copy of every byte the egress proxy relays in `relayed` (default true; benchmarks: false). */
+  recordRelayed?: boolean;
 }
 
 export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackWorld> {
   const secrets = opts.secrets ?? SAMPLE_SECRETS;
   const dir = mkdtempSync(join(tmpdir(), 'pack-world-'));
   const ca = await createTestCa();
-  const harness = await startHarness({ attestationRoot: ca.rootDer, ...(opts.kmsLatency === undefined ? {} : { latency: opts.kmsLatency }) });
+  const harness = await startHarness(
+    { attestationRoot: ca.rootDer, ...(opts.kmsLatency === undefined ? {} : { latency: opts.kmsLatency }) },
+    opts.kmsInWorker === true ? startKmsEmulatorInWorker : undefined,
+  );
   const manifest = fakeManifest();
   const admin = harness.client(ADMIN);
   const createKey = async (spec: 'SYMMETRIC_DEFAULT' | 'ECC_NIST_P256') =>
@@ -153,7 +161,9 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
   const egressSocket = join(dir, 'egress.sock');
   const egress = await startEgressProxy(egressSocket, {
     allow: [{ host: KMS_HOST, port, connectTo: { host: '127.0.0.1', port } }],
-    onRelay: (_d, chunk) => relayed.push(Buffer.from(chunk)),
+    onRelay: (_d, chunk) => {
+      if (opts.recordRelayed !== false) relayed.push(Buffer.from(chunk));
+    },
   });
 
   const socketPath = join(dir, 'enclave.sock');

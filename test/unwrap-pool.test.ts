@@ -122,7 +122,7 @@ describe('concurrent unwrapping', () => {
       expect(r.files.map((f) => f.namespace)).toEqual(ns);
       for (const n of ns) expect(r.values[n]).toEqual({ VALUE: `${n}-secret`, OTHER: `${n}-other` });
     }
-    expect(DEFAULT_UNWRAP_CONCURRENCY).toBe(8);
+    expect(DEFAULT_UNWRAP_CONCURRENCY).toBe(16);
   });
 
   it('identical wrapped keys (same key ARN, ciphertext and context) cost one KMS call per pack', async () => {
@@ -221,7 +221,7 @@ describe('concurrent unwrapping', () => {
 
   it('refuses a concurrency outside 1..64', () => {
     for (const bad of [0, -1, 65, 1.5, Number.NaN]) expect(() => checkConcurrency(bad)).toThrow(RangeError);
-    expect(checkConcurrency(undefined)).toBe(8);
+    expect(checkConcurrency(undefined)).toBe(16);
   });
 });
 
