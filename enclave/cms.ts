@@ -7,6 +7,7 @@
 import { constants, createDecipheriv, createHash, createPublicKey, privateDecrypt, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, ContentInfo, EnvelopedData, KeyTransRecipientInfo, RSAESOAEPParams } from 'pkijs';
+import { parseKmsShape } from './cms-fast.ts';
 
 export const OID_ENVELOPED_DATA = '1.2.840.113549.1.7.3';
 export const OID_DATA = '1.2.840.113549.1.7.1';
@@ -89,7 +90,15 @@ function checkOaepParams(alg: AlgorithmIdentifier): void {
 
 /** Parse the structure without decrypting (strict to the KMS profile). */
 export function parseCiphertextForRecipient(ber: Uint8Array): ParsedCiphertextForRecipient {
+  return parseCiphertextForRecipientWith(ber, true);
+}
+
+/** `fast: false` always runs the full pkijs parse (tests compare both). */
+export function parseCiphertextForRecipientWith(ber: Uint8Array, fast: boolean): ParsedCiphertextForRecipient {
   if (ber.length > MAX_CMS_BYTES) fail('CMS_TOO_LARGE', `CiphertextForRecipient is larger than ${MAX_CMS_BYTES} bytes`);
+  // The exact KMS shape without pkijs (cms-fast.ts); anything else gets the full parse.
+  const quick = fast ? parseKmsShape(ber) : undefined;
+  if (quick !== undefined) return quick;
   try {
     return parseStructure(ber);
   } catch (e) {
