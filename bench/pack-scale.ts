@@ -134,6 +134,7 @@ interface Throughput {
   ok: number;
   busy: number;
   other: number;
+  failures: string[];
   nonceOk: boolean;
   retryAfterOk: boolean;
   packsPerSecond: number;
@@ -143,7 +144,7 @@ interface Throughput {
 
 async function throughput(url: string, objects: CollectedObjects, concurrency: number, requests: number): Promise<Throughput> {
   const latencies: number[] = [];
-  const r = { ok: 0, busy: 0, other: 0, nonceOk: true, retryAfterOk: true };
+  const r = { ok: 0, busy: 0, other: 0, nonceOk: true, retryAfterOk: true, failures: [] as string[] };
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < requests) {
@@ -155,7 +156,7 @@ async function throughput(url: string, objects: CollectedObjects, concurrency: n
         headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
         body: JSON.stringify({ identity: 'payments-api', environment: 'production', nonce: nonce.toString('base64'), commit: objects.commit, objectFormat: objects.objectFormat, objects: objects.objects.map((x) => Buffer.from(x).toString('base64')) }),
       });
-      const json = (await res.json()) as { receipt?: string };
+      const json = (await res.json()) as { receipt?: string; code?: string; error?: { code?: string; detail?: string }; detail?: string };
       if (res.status === 200) {
         latencies.push(performance.now() - t);
         r.ok += 1;
@@ -164,7 +165,10 @@ async function throughput(url: string, objects: CollectedObjects, concurrency: n
       } else if (res.status === 429) {
         r.busy += 1;
         if (!(Number(res.headers.get('retry-after')) > 0)) r.retryAfterOk = false;
-      } else r.other += 1;
+      } else {
+        r.other += 1;
+        r.failures.push(`${res.status} ${JSON.stringify(json).slice(0, 300)}`);
+      }
     }
   };
   const t = performance.now();
@@ -199,6 +203,7 @@ function report(rows: Row[], rt: number, tp: Throughput[], rss: { self: number; 
     `|---:|---:|---:|---:|---:|---|---:|---:|---:|`,
     ...tp.map((x) => `| ${x.concurrency} | ${x.requests} | ${x.ok} | ${x.busy}${x.retryAfterOk ? '' : ' (some without!)'} | ${x.other} | ${x.nonceOk ? 'yes' : '**no**'} | ${x.packsPerSecond.toFixed(1)} | ${ms(x.p50)} | ${ms(x.p95)} |`),
     ``,
+    ...tp.flatMap((x) => x.failures.map((f) => `- failure at ${x.concurrency} concurrent: ${f}`)),
     `- 16 concurrent: ${c16 !== undefined && c16.other === 0 && c16.nonceOk && c16.retryAfterOk ? 'no failures other than 429 with Retry-After; every receipt carries its own nonce' : '**failures other than 429, or a receipt without its nonce**'}.`,
     `- Peak RSS (VmHWM): host process ${rss.host.toFixed(1)} MiB; bench process ${rss.self.toFixed(1)} MiB — it runs the enclave *and* the KMS emulator (worker thread), egress proxy and git/bench code, so it bounds the enclave's peak from above (200-file packs included).`,
   ];
