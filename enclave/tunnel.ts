@@ -18,6 +18,8 @@ export interface TunnelOptions {
   connectTimeoutMs?: number;
   /** Abandons a connection still in progress (the raw stream is destroyed, never leaked). */
   signal?: AbortSignal;
+  /** Connections kept per agent (default 8): as many as KMS calls a pack makes at once. */
+  maxSockets?: number;
 }
 
 export class TunnelError extends Error {
@@ -102,7 +104,7 @@ export function connectTlsThroughTunnel(opts: TunnelOptions, host: string, port:
 
 /** An https.Agent whose sockets are TLS-over-tunnel streams. */
 export function createTunnelAgent(opts: TunnelOptions): https.Agent {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 8 });
   // Node's Agent accepts a stream through this callback (http.Agent#createConnection).
   (agent as unknown as {
     createConnection: (o: { host?: string; hostname?: string; port?: number | string }, cb: (err: Error | null, s?: Duplex) => void) => undefined;

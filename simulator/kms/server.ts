@@ -14,6 +14,7 @@ import type { RecipientVerifier } from './recipient.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
 import { KmsStateError, loadState, lockStateDir, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
+import { latencyDelay, type LatencyModel } from '../latency.ts';
 
 export interface KmsPrincipal {
   accessKeyId: string;
@@ -49,6 +50,11 @@ export interface KmsEmulatorOptions {
   now?: () => number;
   /** Request body limit in bytes; default MAX_BODY_BYTES. */
   maxBodyBytes?: number;
+  /**
+   * Simulated network + service time: every request waits one delay of this seeded model
+   * before it is answered (benchmarks: wall time under real-KMS round trips). Default none.
+   */
+  latency?: LatencyModel;
 }
 
 export interface KmsEmulator {
@@ -59,6 +65,8 @@ export interface KmsEmulator {
   caPem: string;
   /** Path of the CA certificate (PEM) clients should trust (SSL_CERT_FILE for sops). */
   caFile: string;
+  /** Change the simulated round trip from the next request on (benchmarks: 0 and 15 ms rows). */
+  setLatency(model: LatencyModel | undefined): void;
   close(): Promise<void>;
 }
 
@@ -233,9 +241,11 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     tls = await tlsFor(opts.stateDir, [host, `kms.${region}.amazonaws.com`, ...(opts.tlsHostNames ?? [])]);
   }
 
+  let roundTrip = latencyDelay(opts.latency);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req, res, maxBody);
     if (body === undefined) return;
+    await roundTrip();
     try {
       const headers = lowerHeaders(req);
       if (req.method !== 'POST') kmsFail('UnknownOperationException', `${req.method ?? ''} is not supported; KMS takes POST with X-Amz-Target.`);
@@ -300,6 +310,9 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     port,
     caPem: tls.caPem,
     caFile: tls.caFile,
+    setLatency: (model) => {
+      roundTrip = latencyDelay(model);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
