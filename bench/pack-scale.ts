@@ -61,23 +61,20 @@ function worldSecrets(): { secrets: Record<string, Record<string, string>>; iden
 }
 
 async function packDirect(world: PackWorld, identity: string, objects: CollectedObjects): Promise<number> {
+  const body = {
+    identity,
+    environment: 'production',
+    nonce: randomBytes(32),
+    commit: objects.commit,
+    objectFormat: objects.objectFormat,
+    objects: objects.objects,
+    credentials: { accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken as string },
+    region: 'us-east-1',
+    options: {},
+  };
+  const request = { ...body, proof: world.proofFor(body) };
   const t = performance.now();
-  await callEnclave(
-    { socketPath: world.socketPath },
-    'pack',
-    {
-      identity,
-      environment: 'production',
-      nonce: randomBytes(32),
-      commit: objects.commit,
-      objectFormat: objects.objectFormat,
-      objects: objects.objects,
-      credentials: { accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken as string },
-      region: 'us-east-1',
-      options: {},
-    },
-    { deadlineMs: 120_000 },
-  );
+  await callEnclave({ socketPath: world.socketPath }, 'pack', request, { deadlineMs: 120_000 });
   return performance.now() - t;
 }
 
@@ -142,7 +139,7 @@ interface Throughput {
   p95: number;
 }
 
-async function throughput(url: string, objects: CollectedObjects, concurrency: number, requests: number): Promise<Throughput> {
+async function throughput(world: PackWorld, url: string, objects: CollectedObjects, concurrency: number, requests: number): Promise<Throughput> {
   const latencies: number[] = [];
   const r = { ok: 0, busy: 0, other: 0, nonceOk: true, retryAfterOk: true, failures: [] as string[] };
   let next = 0;
@@ -154,7 +151,11 @@ async function throughput(url: string, objects: CollectedObjects, concurrency: n
       const res = await fetch(`${url}/v1/pack`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify({ identity: 'payments-api', environment: 'production', nonce: nonce.toString('base64'), commit: objects.commit, objectFormat: objects.objectFormat, objects: objects.objects.map((x) => Buffer.from(x).toString('base64')) }),
+        body: JSON.stringify({
+          identity: 'payments-api', environment: 'production', nonce: nonce.toString('base64'), commit: objects.commit, objectFormat: objects.objectFormat,
+          objects: objects.objects.map((x) => Buffer.from(x).toString('base64')),
+          proof: world.proofFor({ identity: 'payments-api', environment: 'production', commit: objects.commit, nonce, options: {} }),
+        }),
       });
       const json = (await res.json()) as { receipt?: string; code?: string; error?: { code?: string; detail?: string }; detail?: string };
       if (res.status === 200) {
@@ -226,7 +227,7 @@ export async function packScale(): Promise<string[]> {
     const started = await startHostProcess(join(dir, 'host.json'));
     host = started.child;
     const tp: Throughput[] = [];
-    for (const c of QUICK ? [] : [1, 4, 16]) tp.push(await throughput(started.url, objects.get('payments-api') as CollectedObjects, c, Math.max(8, c * 2)));
+    for (const c of QUICK ? [] : [1, 4, 16]) tp.push(await throughput(world, started.url, objects.get('payments-api') as CollectedObjects, c, Math.max(8, c * 2)));
     return report(rows, rt, tp, { self: peakRssMiB('self'), host: peakRssMiB(host.pid as number) });
   } finally {
     host?.kill('SIGTERM');

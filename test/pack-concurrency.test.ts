@@ -48,22 +48,19 @@ function commitTampered(path: string): string {
 async function pack(identity: string, nonce: Uint8Array, rev?: string) {
   const clef = readFileSync(join(world.repoDir, 'clef.yaml'), 'utf8');
   const objects = await collectGitObjects({ repoDir: world.repoDir, paths: clefInputPaths(clef, identity, 'production'), ...(rev === undefined ? {} : { rev }) });
-  return callEnclave(
-    { socketPath: world.socketPath },
-    'pack',
-    {
-      identity,
-      environment: 'production',
-      nonce,
-      commit: objects.commit,
-      objectFormat: objects.objectFormat,
-      objects: objects.objects,
-      credentials: { accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken as string },
-      region: 'us-east-1',
-      options: { signingKeyArn: world.keys.signing },
-    },
-    { deadlineMs: 120_000 },
-  );
+  const body = {
+    identity,
+    environment: 'production',
+    nonce,
+    commit: objects.commit,
+    objectFormat: objects.objectFormat,
+    objects: objects.objects,
+    credentials: { accessKeyId: ENCLAVE_ROLE.accessKeyId, secretAccessKey: ENCLAVE_ROLE.secretAccessKey, sessionToken: ENCLAVE_ROLE.sessionToken as string },
+    region: 'us-east-1',
+    options: { signingKeyArn: world.keys.signing },
+  };
+  // Honest CI: each pack carries a token bound to exactly its own request.
+  return callEnclave({ socketPath: world.socketPath }, 'pack', { ...body, proof: world.proofFor(body) }, { deadlineMs: 120_000 });
 }
 
 beforeAll(async () => {

@@ -68,6 +68,7 @@ describe('host under load', () => {
         commit: objects.commit,
         objectFormat: objects.objectFormat,
         objects: objects.objects.map((o) => Buffer.from(o).toString('base64')),
+        proof: world.proofFor({ identity: 'payments-api', environment: 'production', commit: objects.commit, nonce, options: {} }),
       });
     const outcomes: Array<{ status: number; nonceOk?: boolean; retryAfter?: string | null; requestId?: string }> = [];
     let next = 0;
