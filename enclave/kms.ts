@@ -7,6 +7,7 @@ import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { openCiphertextForRecipient } from './cms.ts';
 import type { Nsm } from './nsm/nsm.ts';
 import type { AwsCredentials } from './protocol.ts';
+import type { KmsCallLog } from './kms-calls.ts';
 import { regionOfKmsArn, type KmsClientFor } from './sops/kms-sdk.ts';
 import type { KmsDecryptFn } from './sops/unwrap.ts';
 import { createTunnelHttpHandler } from './tunnel.ts';
@@ -25,8 +26,11 @@ export interface EnclaveKmsConfig {
   maxAttempts?: number;
 }
 
-/** One KMS client per region for one pack request (credentials are per request). */
-export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCredentials): { clientFor: KmsClientFor; close(): void } {
+/**
+ * One KMS client per region for one pack request (credentials are per request). `calls`,
+ * when given, records every key-material call for the receipt (enclave/kms-calls.ts).
+ */
+export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCredentials, calls?: KmsCallLog): { clientFor: KmsClientFor; close(): void } {
   const clients = new Map<string, KMSClient>();
   const requestHandler = createTunnelHttpHandler({ socketPath: config.tunnelSocket, caPem: config.caBundlePem });
   const clientFor: KmsClientFor = (region) => {
@@ -43,6 +47,7 @@ export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCrede
         requestHandler,
         maxAttempts: config.maxAttempts ?? 5,
       });
+      calls?.attach(c);
       clients.set(region, c);
     }
     return c;

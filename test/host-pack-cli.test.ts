@@ -46,7 +46,7 @@ function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): Pa
       authorization: sampleReceiptAuthorization(tweak.commit ?? input.commit, 'test/repo'),
       source: { repository: 'test/repo', commit: tweak.commit ?? input.commit, objectFormat: input.objectFormat, clefYaml: clef.id, cells },
       pack: { identity: input.identity, environment: input.environment, namespaces: ['api', 'web'], revision: `${Date.now()}-0a1b2c3d`, packedAt: new Date().toISOString(), options: { ...NO_PACK_OPTIONS } },
-      kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
+      kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null, calls: [] },
       artifactSha256: createHash('sha256').update(artifact).digest('hex'),
       builderVersion: '0.1.0',
     });
