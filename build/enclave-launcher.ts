@@ -70,7 +70,9 @@ async function main(): Promise<void> {
   const tunnel = process.env.ATTESTED_PACK_TUNNEL_SOCKET;
   const tunnelPort = process.env.ATTESTED_PACK_TUNNEL_VSOCK_PORT ?? '8001';
   const vsock = existsSync('/dev/vsock');
-  log('start', { development, socket, port, vsock });
+  // The measured trust anchor (build --trust-policy); without it the service refuses every pack.
+  const trustPolicy = process.env.ATTESTED_PACK_TRUST_POLICY;
+  log('start', { development, socket, port, vsock, trustPolicy: trustPolicy === undefined ? null : { path: trustPolicy, present: existsSync(trustPolicy) } });
 
   // Outbound tunnel first, so it listens before the service can need it: each stream the
   // service opens is relayed to the parent instance (CID 3), whose egress proxy decides.

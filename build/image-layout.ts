@@ -2,6 +2,7 @@
 // Dockerfile.enclave's test and the boot test, so the three cannot drift apart.
 // The application ramdisk (PCR2) is the same whichever blob set boots it: development-only
 // behaviour is switched on by the development kernel command line (measured in PCR1).
+import { TRUST_POLICY_IMAGE_PATH } from '../verifier/build-manifest.ts';
 
 /** Image paths (relative to the root). */
 export const IMAGE_PATHS = {
@@ -10,6 +11,8 @@ export const IMAGE_PATHS = {
   launcher: 'app/launch.mjs',
   service: 'app/enclave.mjs',
   caBundle: 'etc/ssl/certs/ca-bundle.pem',
+  /** Only in images built with --trust-policy: the canonical policy JSON (measured in PCR2). */
+  trustPolicy: TRUST_POLICY_IMAGE_PATH.slice(1),
 } as const;
 
 /**
@@ -54,6 +57,8 @@ export const ENCLAVE_ENV: ReadonlyArray<readonly [string, string]> = [
   ['ATTESTED_PACK_KMS_CA_FILE', `/${IMAGE_PATHS.caBundle}`],
   ['ATTESTED_PACK_VSOCK_PORT', String(ENCLAVE_VSOCK_PORT)],
   ['ATTESTED_PACK_TUNNEL_VSOCK_PORT', String(TUNNEL_VSOCK_PORT)],
+  // Set whether or not the image carries a policy: without the file the service refuses every pack.
+  ['ATTESTED_PACK_TRUST_POLICY', TRUST_POLICY_IMAGE_PATH],
 ];
 
 /**

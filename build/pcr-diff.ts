@@ -5,6 +5,10 @@ import { readEif, type ParsedEif } from './eif.ts';
 import { computeEifPcrs, pcrHex } from './pcrs.ts';
 import { parseEifSignature } from './eif-signature.ts';
 import { fileTypeOf, readCpio } from './cpio.ts';
+import { TRUST_POLICY_IMAGE_PATH } from '../verifier/build-manifest.ts';
+
+/** The trust policy's path in the application ramdisk: named on its own when it differs. */
+export const RAMDISK_TRUST_POLICY = `rootfs${TRUST_POLICY_IMAGE_PATH}`;
 
 export interface FileFacts { size: number; mode: string; sha384: string; type: string; mtime: number; uid: number; gid: number }
 
@@ -32,6 +36,8 @@ export interface PcrDiff {
   changes: SectionChange[];
   /** Differences that move no PCR (metadata section, CRC). */
   unmeasured: string[];
+  /** Set when the image's trust policy (rootfs/app/trust-policy.json) differs: its SHA-384 in each image, null when absent. */
+  trustPolicy?: { path: string; a: string | null; b: string | null };
   identical: boolean;
 }
 
@@ -113,7 +119,10 @@ export function diffParsedEifs(a: ParsedEif, b: ParsedEif): PcrDiff {
   if (sectionFacts(a.signature)?.sha384 !== sectionFacts(b.signature)?.sha384 && changes.every((c) => c.section !== 'signing certificate')) {
     unmeasured.push('signature bytes differ (ECDSA signatures are randomised; PCR8 measures only the certificate)');
   }
-  return { pcrs, changes, unmeasured, identical: pcrs.every((p) => p.equal) };
+  const out: PcrDiff = { pcrs, changes, unmeasured, identical: pcrs.every((p) => p.equal) };
+  const policy = changes.flatMap((c) => c.files ?? []).find((f) => f.path === RAMDISK_TRUST_POLICY);
+  if (policy !== undefined) out.trustPolicy = { path: RAMDISK_TRUST_POLICY, a: policy.a?.sha384 ?? null, b: policy.b?.sha384 ?? null };
+  return out;
 }
 
 export function diffEifs(a: Uint8Array, b: Uint8Array): PcrDiff {
@@ -131,6 +140,10 @@ export function formatPcrDiff(d: PcrDiff): string {
       if (f.change === 'changed') lines.push(`  changed ${f.path} [${(f.fields ?? []).join(', ')}]: ${show(f.a)} → ${show(f.b)}`);
       else lines.push(`  ${f.change} ${f.path}: ${show(f.change === 'added' ? f.b : f.a)}`);
     }
+  }
+  if (d.trustPolicy !== undefined) {
+    const t = d.trustPolicy;
+    lines.push('', `trust policy ${t.path} differs: ${t.a === null ? 'absent' : `sha384 ${t.a}`} → ${t.b === null ? 'absent' : `sha384 ${t.b}`}`);
   }
   for (const u of d.unmeasured) lines.push('', `note: ${u}`);
   if (d.identical) lines.push('', 'All PCRs are equal.');

@@ -4,8 +4,9 @@
 // the environment except what is recorded in the manifest.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { BUILD_MANIFEST_SCHEMA, serializeBuildManifest, type BuildInput, type BuildManifest } from '../verifier/build-manifest.ts';
+import { BUILD_MANIFEST_SCHEMA, TRUST_POLICY_IMAGE_PATH, serializeBuildManifest, type BuildInput, type BuildManifest } from '../verifier/build-manifest.ts';
 import { writeCpio } from '../build/cpio.ts';
 import { buildFail } from '../build/errors.ts';
 import { writeEif } from '../build/eif.ts';
@@ -16,6 +17,9 @@ import { appRamdiskEntries, cmdFile, envFile, type AppImage, type RootfsEntry } 
 import { ENCLAVE_CMD, ENCLAVE_ENV, IMAGE_NODE_MODULE_FILES, IMAGE_PATHS } from '../build/image-layout.ts';
 import { buildEifMetadata, kernelVersionFromConfig } from '../build/metadata.ts';
 import { certificateDer, createEifSignature, type SigningMaterial } from '../build/eif-signature.ts';
+import { assertSigningCertValid } from '../build/signing-cert-dates.ts';
+import type { TrustPolicyImage } from '../build/trust-policy-file.ts';
+import { keepAfterInterrupt, removeOnInterrupt, removeStaleTemps } from './interrupt.ts';
 import { loadInputsLock, type InputsLock } from './lock.ts';
 import { fetchDeb, fetchNodeRuntime, sha256Hex, sha384Hex, type Progress } from './fetch-inputs.ts';
 import { developmentBlobSet } from './dev-blobs.ts';
@@ -37,6 +41,10 @@ export interface BuildImageOptions {
   /** Service entry point, relative to sourceRoot (default enclave/main.ts). */
   entry?: string;
   signing?: SigningMaterial;
+  /** The trust anchor (build/trust-policy-file.ts loadTrustPolicy); absent: an image that refuses every pack. */
+  trustPolicy?: TrustPolicyImage;
+  /** Clock for the signing certificate's validity check (default: now). */
+  now?: Date;
   /** Also write the image's root filesystem there (the build context of Dockerfile.enclave). */
   rootfsDir?: string;
   /** Overrides the lock's SOURCE_DATE_EPOCH. */
@@ -73,12 +81,13 @@ function gitState(root: string): { commit: string; dirty: boolean } {
 }
 
 /** Every file of the image root and where its bytes come from: one list for the build and Dockerfile.enclave. */
-export function rootfsPlan(lock: InputsLock): Array<{ path: string; mode: number; from: 'node' | 'service' | 'launcher' | 'caBundle' | 'deb' | 'npm' }> {
+export function rootfsPlan(lock: InputsLock, opts: { trustPolicy: boolean }): Array<{ path: string; mode: number; from: 'node' | 'service' | 'launcher' | 'caBundle' | 'trustPolicy' | 'deb' | 'npm' }> {
   return [
     { path: IMAGE_PATHS.node, mode: 0o755, from: 'node' },
     { path: IMAGE_PATHS.service, mode: 0o644, from: 'service' },
     { path: IMAGE_PATHS.launcher, mode: 0o644, from: 'launcher' },
     { path: IMAGE_PATHS.caBundle, mode: 0o644, from: 'caBundle' },
+    ...(opts.trustPolicy ? [{ path: IMAGE_PATHS.trustPolicy, mode: 0o644, from: 'trustPolicy' as const }] : []),
     ...IMAGE_NODE_MODULE_FILES.map((f) => ({ path: `app/${f}`, mode: 0o644, from: 'npm' as const })),
     ...lock.debs.filter((d) => d.use === 'rootfs').flatMap((d) => d.files.map((f) => ({ path: f.to, mode: f.mode, from: 'deb' as const }))),
   ];
@@ -114,6 +123,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const lock = loadInputsLock(root);
   const epoch = opts.sourceDateEpoch ?? epochFromEnv(env) ?? lock.sourceDateEpoch;
   const inputs: BuildInput[] = [];
+  // An expired or not-yet-valid signing certificate is refused before any work: nitro-cli would refuse the image.
+  if (opts.signing !== undefined) assertSigningCertValid(certificateDer(opts.signing.certificatePem), opts.now ?? new Date());
+  // Debris of builds that were killed outright (their PID is gone).
+  const outDir = opts.outDir === undefined ? undefined : resolve(opts.outDir);
+  for (const path of removeStaleTemps([cacheDir, join(cacheDir, 'debs'), ...(outDir === undefined ? [] : [outDir])])) progress(`removed stale temporary ${path}`);
   // nitro-cli blobs are checked first: a wrong --blobs directory fails before any download.
   const nitroDir = opts.developmentBlobs === true ? undefined : (opts.blobsDir ?? findNitroCliBlobs(env));
   const nitroBlobs = nitroDir === undefined ? undefined : loadNitroCliBlobs(nitroDir);
@@ -145,6 +159,10 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
   const debFiles = new Map<string, Uint8Array>();
   for (const f of fetched) for (const [to, file] of f.files) if (f.deb.use === 'rootfs') debFiles.set(to, file.data);
   const own: Record<string, Uint8Array> = { node: nodeBinary, service: service.code, launcher: launcher.code, caBundle };
+  if (opts.trustPolicy !== undefined) {
+    own.trustPolicy = opts.trustPolicy.bytes;
+    inputs.push(input('trust-policy', `--trust-policy (canonical JSON${opts.trustPolicy.development ? ', DEVELOPMENT' : ''})`, opts.trustPolicy.bytes));
+  }
   const npmFiles = new Map<string, Uint8Array>();
   for (const f of IMAGE_NODE_MODULE_FILES) {
     let data: Uint8Array;
@@ -156,7 +174,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
     npmFiles.set(`app/${f}`, data);
     inputs.push(input(`npm:${f.slice('node_modules/'.length)}`, `${f} (root package-lock.json)`, data));
   }
-  const rootfs: RootfsEntry[] = rootfsPlan(lock).map((p) => ({
+  const rootfs: RootfsEntry[] = rootfsPlan(lock, { trustPolicy: opts.trustPolicy !== undefined }).map((p) => ({
     type: 'file',
     path: p.path,
     mode: p.mode,
@@ -200,19 +218,31 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuiltImage> {
     inputs,
     eif: { file: EIF_FILE_NAME, sha384: sha384Hex(eif), size: eif.length },
     pcrs: pcrHex(pcrs),
+    trustPolicy: null,
   };
   if (certDer !== undefined) manifest.signingCertificateSha256 = sha256Hex(certDer);
+  manifest.trustPolicy = opts.trustPolicy === undefined ? null : { sha384: opts.trustPolicy.sha384, development: opts.trustPolicy.development, path: TRUST_POLICY_IMAGE_PATH };
   const manifestText = serializeBuildManifest(manifest);
   const result: BuiltImage = { eif, manifest, manifestText, pcrs, ramdisks, blobSet, app };
-  if (opts.outDir !== undefined) {
-    const out = resolve(opts.outDir);
-    mkdirSync(out, { recursive: true });
-    result.eifPath = join(out, EIF_FILE_NAME);
-    result.manifestPath = join(out, MANIFEST_FILE_NAME);
-    // Write-then-rename: a crashed build never leaves a half-written EIF under the real name.
-    writeFileSync(`${result.eifPath}.tmp`, eif);
-    renameSync(`${result.eifPath}.tmp`, result.eifPath);
-    writeFileSync(result.manifestPath, manifestText);
-  }
+  if (outDir !== undefined) await writeOutputs(outDir, result);
   return result;
+}
+
+/** Write-then-rename: an interrupted or crashed build never leaves a half-written EIF under the real name. */
+async function writeOutputs(out: string, result: BuiltImage): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  result.eifPath = join(out, EIF_FILE_NAME);
+  result.manifestPath = join(out, MANIFEST_FILE_NAME);
+  const tmp = removeOnInterrupt(`${result.eifPath}.tmp-${process.pid}`);
+  // Chunked asynchronous writes: SIGINT/SIGTERM is handled while a 150 MB image is written.
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    const chunk = 8 * 1024 * 1024;
+    for (let at = 0; at < result.eif.length; at += chunk) await fh.write(result.eif, at, Math.min(chunk, result.eif.length - at));
+  } finally {
+    await fh.close();
+  }
+  renameSync(tmp, result.eifPath);
+  keepAfterInterrupt(tmp);
+  writeFileSync(result.manifestPath, result.manifestText);
 }

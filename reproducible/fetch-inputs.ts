@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join } from 'node:path';
 import { buildFail } from '../build/errors.ts';
 import type { InputsLock, PinnedDeb } from './lock.ts';
+import { keepAfterInterrupt, removeOnInterrupt } from './interrupt.ts';
 
 export type Progress = (message: string) => void;
 
@@ -58,6 +59,22 @@ function publish(tmp: string, final: string): void {
   }
 }
 
+/**
+ * Fill a fresh temporary directory with `fill`; it is removed if `fill` throws (a download
+ * or extraction killed by Ctrl-C) and on SIGINT/SIGTERM (interrupt.ts), so no partial
+ * directory stays in the cache.
+ */
+function withTempDir<T>(tmp: string, fill: (dir: string) => T): T {
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(removeOnInterrupt(tmp), { recursive: true });
+  try {
+    return fill(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    keepAfterInterrupt(tmp);
+  }
+}
+
 export interface FetchedDeb {
   deb: PinnedDeb;
   /** The .deb file's bytes digest (SHA-384, for the manifest). */
@@ -75,14 +92,12 @@ export function fetchDeb(deb: PinnedDeb, cacheDir: string, progress: Progress): 
   const path = join(dir, fileName);
   if (!existsSync(path)) {
     progress(`fetching ${deb.package}=${deb.version} (apt-get download)`);
-    const tmp = join(dir, `tmp-${process.pid}-${deb.package}`);
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    downloadDeb(deb, tmp, progress);
-    const got = readdirSync(tmp).filter((f) => f.endsWith('.deb'));
-    if (got.length !== 1) buildFail('INPUT_UNAVAILABLE', `apt-get download ${deb.package}=${deb.version} produced ${got.length} files`);
-    renameSync(join(tmp, got[0] as string), path);
-    rmSync(tmp, { recursive: true, force: true });
+    withTempDir(join(dir, `tmp-${process.pid}-${deb.package}`), (tmp) => {
+      downloadDeb(deb, tmp, progress);
+      const got = readdirSync(tmp).filter((f) => f.endsWith('.deb'));
+      if (got.length !== 1) buildFail('INPUT_UNAVAILABLE', `apt-get download ${deb.package}=${deb.version} produced ${got.length} files`);
+      renameSync(join(tmp, got[0] as string), path);
+    });
   }
   const bytes = readFileSync(path);
   const actual = sha256Hex(bytes);
@@ -94,11 +109,10 @@ export function fetchDeb(deb: PinnedDeb, cacheDir: string, progress: Progress): 
   if (!existsSync(root)) {
     // Extract aside and rename into place: concurrent builds sharing the cache (parallel
     // test files) never see a half-extracted tree.
-    const tmp = `${root}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    run('dpkg-deb', ['-x', path, tmp], dir);
-    publish(tmp, root);
+    withTempDir(`${root}.tmp-${process.pid}`, (tmp) => {
+      run('dpkg-deb', ['-x', path, tmp], dir);
+      publish(tmp, root);
+    });
   }
   const files = new Map<string, { data: Uint8Array; mode: number }>();
   for (const f of deb.files) {
@@ -117,13 +131,12 @@ export function fetchNodeRuntime(lock: InputsLock, sourceRoot: string, cacheDir:
   const binary = join(dir, 'node_modules', lock.nodeRuntime.package, lock.nodeRuntime.binary);
   if (!existsSync(binary)) {
     progress(`installing ${lock.nodeRuntime.package}@${lock.nodeRuntime.version} (npm ci)`);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    copyFileSync(join(pkgDir, 'package.json'), join(tmp, 'package.json'));
-    copyFileSync(join(pkgDir, 'package-lock.json'), join(tmp, 'package-lock.json'));
-    run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], tmp);
-    publish(tmp, dir);
+    withTempDir(`${dir}.tmp-${process.pid}`, (tmp) => {
+      copyFileSync(join(pkgDir, 'package.json'), join(tmp, 'package.json'));
+      copyFileSync(join(pkgDir, 'package-lock.json'), join(tmp, 'package-lock.json'));
+      run('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], tmp);
+      publish(tmp, dir);
+    });
   }
   const bytes = readFileSync(binary);
   const actual = sha384Hex(bytes);

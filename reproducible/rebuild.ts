@@ -8,6 +8,7 @@ import { certificateDer } from '../build/eif-signature.ts';
 import { extendOnce } from '../build/pcrs.ts';
 import { buildImage, type BuiltImage } from './build-image.ts';
 import type { Progress } from './fetch-inputs.ts';
+import type { TrustPolicyImage } from '../build/trust-policy-file.ts';
 
 export interface RebuildOptions {
   manifestText: string;
@@ -17,6 +18,8 @@ export interface RebuildOptions {
   /** The signing certificate, to recompute PCR8 of a signed build (nothing is signed). */
   signingCertificatePem?: string;
   outDir?: string;
+  /** The --trust-policy file: must be the one the manifest names (same canonical digest). */
+  trustPolicy?: TrustPolicyImage;
   env?: NodeJS.ProcessEnv;
   progress?: Progress;
 }
@@ -38,8 +41,23 @@ export interface RebuildReport {
   rebuilt: BuildManifest;
 }
 
+/** Refuse before building when the given policy cannot reproduce the manifest's. */
+function checkTrustPolicy(published: BuildManifest, given: TrustPolicyImage | undefined): void {
+  const want = published.trustPolicy;
+  if (want !== null && given === undefined) {
+    buildFail('TRUST_POLICY_REQUIRED', `the manifest was built with the trust policy sha384 ${want.sha384}${want.development ? ' (DEVELOPMENT)' : ''}: pass that policy with --trust-policy FILE`);
+  }
+  if (want === null && given !== undefined) {
+    buildFail('TRUST_POLICY_MISMATCH', `the manifest was built without a trust policy, but --trust-policy gives sha384 ${given.sha384}: rebuild without --trust-policy`);
+  }
+  if (want !== null && given !== undefined && want.sha384 !== given.sha384) {
+    buildFail('TRUST_POLICY_MISMATCH', `--trust-policy is not the manifest's policy: its canonical sha384 is ${given.sha384}, the manifest names ${want.sha384}`);
+  }
+}
+
 export async function rebuildAndCompare(opts: RebuildOptions): Promise<{ report: RebuildReport; image: BuiltImage }> {
   const published = parseBuildManifest(opts.manifestText);
+  checkTrustPolicy(published, opts.trustPolicy);
   const development = published.blobSet.kind === 'development';
   if (!development && opts.blobsDir === undefined && findNitroCliBlobs(opts.env ?? process.env) === undefined) {
     // buildImage would fall back to the development set, which can never match.
@@ -52,6 +70,7 @@ export async function rebuildAndCompare(opts: RebuildOptions): Promise<{ report:
     ...(opts.outDir !== undefined ? { outDir: opts.outDir } : {}),
     ...(opts.progress !== undefined ? { progress: opts.progress } : {}),
     ...(opts.env !== undefined ? { env: opts.env } : {}),
+    ...(opts.trustPolicy !== undefined ? { trustPolicy: opts.trustPolicy } : {}),
     developmentBlobs: development,
     sourceDateEpoch: published.sourceDateEpoch,
   });
@@ -59,6 +78,8 @@ export async function rebuildAndCompare(opts: RebuildOptions): Promise<{ report:
   const checks: RebuildCheck[] = [];
   const notes: string[] = [];
 
+  const tpOf = (m: BuildManifest): string | null => (m.trustPolicy === null ? null : `sha384:${m.trustPolicy.sha384}${m.trustPolicy.development ? ' DEVELOPMENT' : ''}`);
+  checks.push({ what: 'trust policy', expected: tpOf(published), actual: tpOf(rebuilt), ok: tpOf(published) === tpOf(rebuilt) });
   checks.push({ what: 'blob set kind', expected: published.blobSet.kind, actual: rebuilt.blobSet.kind, ok: published.blobSet.kind === rebuilt.blobSet.kind });
   const mine = new Map(rebuilt.inputs.map((i) => [i.name, i]));
   const theirs = new Map(published.inputs.map((i) => [i.name, i]));

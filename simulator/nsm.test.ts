@@ -16,6 +16,7 @@ const manifest: BuildManifest = {
   inputs: [],
   eif: { file: 'enclave.eif', sha384: 'b'.repeat(96), size: 1 },
   pcrs: { '0': hex(0x10), '1': hex(0x11), '2': hex(0x12) },
+  trustPolicy: null,
 };
 
 let ca: TestCa;

@@ -291,6 +291,28 @@ describe('attested-pack doctor on a parent instance', () => {
   });
 });
 
+describe('attested-pack doctor: the image trust policy', () => {
+  const withPolicy = (trustPolicy: unknown): string => {
+    const m = JSON.parse(readFileSync(MANIFEST_V1, 'utf8')) as Record<string, unknown>;
+    m.trustPolicy = trustPolicy;
+    const file = join(tempDir('ap-tpm-'), 'm.json');
+    writeFileSync(file, JSON.stringify(m));
+    return file;
+  };
+
+  it('refuses a DEVELOPMENT trust policy on a Nitro host, and an image without any policy', async () => {
+    const dev = await doctor(['--root', parentRoot(), '--manifest', withPolicy({ sha384: 'd'.repeat(96), development: true, path: '/app/trust-policy.json' })], fake({}).env);
+    expect(check(dev.report, 'trust-policy')).toMatchObject({ status: 'fail' });
+    expect(check(dev.report, 'trust-policy').detail).toMatch(/^TRUST_POLICY_DEVELOPMENT: .*DEVELOPMENT/);
+    expect(dev.code).toBe(1);
+    const none = await doctor(['--root', parentRoot(), '--manifest', withPolicy(null)], fake({}).env);
+    expect(check(none.report, 'trust-policy')).toMatchObject({ status: 'fail' });
+    expect(check(none.report, 'trust-policy').detail).toMatch(/^TRUST_POLICY_ABSENT: .*refuse every pack/);
+    const ok = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1], fake({}).env);
+    expect(check(ok.report, 'trust-policy')).toMatchObject({ status: 'ok' });
+  });
+});
+
 describe('attested-pack doctor elsewhere', () => {
   let root: string;
   beforeAll(() => {

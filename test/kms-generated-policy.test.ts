@@ -24,6 +24,7 @@ const manifest: BuildManifest = {
   inputs: [],
   eif: { file: 'enclave.eif', sha384: sha384('eif'), size: 1 },
   pcrs: { '0': sha384('pcr0'), '1': sha384('pcr1'), '2': sha384('pcr2') },
+  trustPolicy: null,
 };
 const otherImage: BuildManifest = { ...manifest, pcrs: { ...manifest.pcrs, '2': sha384('tampered app') } };
 const PLAIN = 'db_password: hunter2\napi_token: t0k3n\n';

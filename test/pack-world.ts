@@ -44,6 +44,7 @@ export function fakeManifest(seed = 'image-a'): BuildManifest {
     inputs: [],
     eif: { file: 'attested-pack.eif', sha384: '0'.repeat(96), size: 0 },
     pcrs: { '0': pcr(0), '1': pcr(1), '2': pcr(2) },
+    trustPolicy: null,
   };
 }
 

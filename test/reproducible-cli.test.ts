@@ -131,6 +131,7 @@ describe('build and rebuild refusals', () => {
       inputs: [],
       eif: { file: 'attested-pack.eif', sha384: hex, size: 1 },
       pcrs: { '0': hex, '1': hex, '2': hex },
+      trustPolicy: null,
     }));
     const nitro = await cli(['rebuild', '--manifest', 'nitro.json', '--source', REPO], { PATH: process.env.PATH ?? '', NITRO_CLI_BLOBS: join(dir, 'no-blobs-here') });
     expect(nitro.code).toBe(2);

@@ -2,6 +2,7 @@
 // checked without one: its COPY lines install exactly the files our build puts under
 // rootfs/ (same paths, same modes), its ENV lines give exactly our `env` file and its CMD
 // exactly our `cmd` file, and it runs nothing (no RUN: nothing unpinned can sneak in).
+// It describes an image built with --trust-policy (one without refuses every pack).
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,7 @@ function disagreements(text: string): string[] {
   const problems: string[] = [];
   if (d.from.length !== 1 || d.from[0] !== 'scratch') problems.push(`FROM must be exactly "scratch", got ${JSON.stringify(d.from)}`);
   for (const o of d.other) problems.push(`unexpected instruction: ${o}`);
-  const plan = new Map(rootfsPlan(loadInputsLock(REPO)).map((p) => [p.path, p.mode.toString(8).padStart(4, '0')]));
+  const plan = new Map(rootfsPlan(loadInputsLock(REPO), { trustPolicy: true }).map((p) => [p.path, p.mode.toString(8).padStart(4, '0')]));
   const seen = new Set<string>();
   for (const c of d.copies) {
     const path = c.dest.replace(/^\//, '');
@@ -77,5 +78,7 @@ describe('Dockerfile.enclave', () => {
     expect(disagreements(`${DOCKERFILE}RUN echo hi\n`)).toEqual(['unexpected instruction: RUN echo hi']);
     expect(disagreements(DOCKERFILE.replace('ENV NODE_ENV=production', 'ENV NODE_ENV=development'))).toHaveLength(1);
     expect(disagreements(DOCKERFILE.replace('"/app/launch.mjs"', '"/app/enclave.mjs"'))).toHaveLength(1);
+    expect(disagreements(DOCKERFILE.replace(/^COPY .*trust-policy\.json\n/m, ''))).toEqual([expect.stringContaining('app/trust-policy.json has no COPY line')]);
+    expect(disagreements(DOCKERFILE.replace(/^ENV ATTESTED_PACK_TRUST_POLICY=.*\n/m, ''))).toHaveLength(1);
   });
 });

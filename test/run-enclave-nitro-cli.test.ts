@@ -1,6 +1,6 @@
 // `attested-pack run-enclave` against a fake nitro-cli on PATH that prints recorded,
 // real-format output (cli/aws/testdata/nitro-cli), and with no nitro-cli at all.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,9 +8,45 @@ import { join } from 'node:path';
 import { main } from '../cli/main.ts';
 import { TESTDATA, fakeNitroCli, recorded, type FakeNitroCli, type FakeNitroScenario } from '../cli/aws/fake-nitro-cli.ts';
 import { parseDescribeEnclaves, parseRunEnclave, parseDescribeEif } from '../cli/aws/nitro-cli.ts';
+import { writeEif } from '../build/eif.ts';
+import { computeEifPcrs } from '../build/pcrs.ts';
+import { createEifSignature } from '../build/eif-signature.ts';
+import { parseBuildManifest, serializeBuildManifest } from '../verifier/build-manifest.ts';
 
 const MANIFEST_V1 = join(TESTDATA, 'build-manifest-v1.json');
 const MANIFEST_V2 = join(TESTDATA, 'build-manifest-v2.json');
+
+// The fake nitro-cli does not read the EIF, run-enclave does (the signing certificate's
+// dates are checked before nitro-cli is called): a small well-formed EIF stands in.
+let eifDir: string;
+let EIF: string;
+const SIGNERS = join(TESTDATA, '..', '..', '..', 'build', 'testdata');
+
+function writeTestEif(name: string, signer?: 'expired' | 'future'): string {
+  const image = { kernel: Buffer.from('kernel'), cmdline: Buffer.from('console=ttyS0'), metadata: Buffer.from('{}'), ramdisks: [Buffer.from('boot'), Buffer.from('app')] };
+  const signature = signer === undefined ? undefined : createEifSignature(computeEifPcrs(image)[0], {
+    certificatePem: readFileSync(join(SIGNERS, `signer-${signer}.pem`), 'utf8'),
+    privateKeyPem: readFileSync(join(SIGNERS, `signer-${signer}.key`), 'utf8'),
+  });
+  const path = join(eifDir, name);
+  writeFileSync(path, writeEif(signature === undefined ? image : { ...image, signature }));
+  return path;
+}
+
+let manifests = 0;
+function manifestWith(trustPolicy: unknown): string {
+  const m = JSON.parse(readFileSync(MANIFEST_V1, 'utf8')) as Record<string, unknown>;
+  m.trustPolicy = trustPolicy;
+  const path = join(eifDir, `manifest-${++manifests}.json`);
+  writeFileSync(path, serializeBuildManifest(parseBuildManifest(JSON.stringify(m))));
+  return path;
+}
+
+beforeAll(() => {
+  eifDir = mkdtempSync(join(tmpdir(), 'ap-run-eif-'));
+  EIF = writeTestEif('attested-pack.eif');
+});
+afterAll(() => rmSync(eifDir, { recursive: true, force: true }));
 
 let fakes: FakeNitroCli[] = [];
 let dirs: string[] = [];
@@ -39,10 +75,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: numb
   return { code, out, err };
 }
 
-async function runWith(scenario: FakeNitroScenario, extra: string[] = [], manifest = MANIFEST_V1, alloc = allocator()) {
+async function runWith(scenario: FakeNitroScenario, extra: string[] = [], manifest = MANIFEST_V1, alloc = allocator(), eif = EIF) {
   const fake = fakeNitroCli(scenario);
   fakes.push(fake);
-  const r = await run(['run-enclave', '--eif', '/opt/attested-pack/attested-pack.eif', '--manifest', manifest, '--allocator', alloc, '--json', ...extra], fake.env);
+  const r = await run(['run-enclave', '--eif', eif, '--manifest', manifest, '--allocator', alloc, '--json', ...extra], fake.env);
   const json = r.out.trim() === '' ? undefined : (JSON.parse(r.out.trim().split('\n').at(-1) as string) as Record<string, unknown>);
   return { ...r, json, calls: fake.calls(), fake };
 }
@@ -69,9 +105,9 @@ describe('attested-pack run-enclave', () => {
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ ok: true, enclaveCid: 16, memoryMiB: 2048, reused: false, enclaveName: 'attested-pack' });
     expect(r.calls).toEqual([
-      'describe-eif --eif-path /opt/attested-pack/attested-pack.eif',
+      `describe-eif --eif-path ${EIF}`,
       'describe-enclaves',
-      'run-enclave --eif-path /opt/attested-pack/attested-pack.eif --memory 2048 --cpu-count 2 --enclave-name attested-pack --enclave-cid 16',
+      `run-enclave --eif-path ${EIF} --memory 2048 --cpu-count 2 --enclave-name attested-pack --enclave-cid 16`,
       'describe-enclaves',
     ]);
     expect(r.calls.join('\n')).not.toContain('--debug-mode');
@@ -152,10 +188,37 @@ describe('attested-pack run-enclave', () => {
   it('says how to install nitro-cli when it is missing', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'ap-empty-path-'));
     dirs.push(empty);
-    const r = await run(['run-enclave', '--eif', 'x.eif', '--manifest', MANIFEST_V1, '--allocator', allocator(), '--json'], { ...process.env, PATH: empty });
+    const r = await run(['run-enclave', '--eif', EIF, '--manifest', MANIFEST_V1, '--allocator', allocator(), '--json'], { ...process.env, PATH: empty });
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'NITRO_CLI_MISSING' });
     expect(r.err).toContain('aws-nitro-enclaves-cli');
+  });
+
+  it('refuses a DEVELOPMENT trust policy, and an image without one, before calling nitro-cli', async () => {
+    const dev = await runWith({ eif: 'v1', afterRun: 'describe-enclaves-v1.json' }, [], manifestWith({ sha384: 'd'.repeat(96), development: true, path: '/app/trust-policy.json' }));
+    expect(dev.code).toBe(1);
+    expect(dev.json).toMatchObject({ ok: false, code: 'TRUST_POLICY_DEVELOPMENT' });
+    expect(dev.err).toContain('DEVELOPMENT');
+    expect(dev.calls).toEqual([]);
+    const none = await runWith({ eif: 'v1', afterRun: 'describe-enclaves-v1.json' }, [], manifestWith(null));
+    expect(none.json).toMatchObject({ ok: false, code: 'TRUST_POLICY_ABSENT' });
+    expect(none.err).toContain('--trust-policy');
+    expect(none.calls).toEqual([]);
+  });
+
+  it('refuses an EIF whose signing certificate is expired or not yet valid, before calling nitro-cli', async () => {
+    const expired = await runWith({ eif: 'v1', afterRun: 'describe-enclaves-v1.json' }, [], MANIFEST_V1, allocator(), writeTestEif('expired.eif', 'expired'));
+    expect(expired.code).toBe(1);
+    expect(expired.json).toMatchObject({ ok: false, code: 'EIF_SIGNING_CERT_EXPIRED' });
+    expect(expired.err).toContain('expired at 2020-01-02T00:00:00.000Z');
+    expect(expired.calls).toEqual([]);
+    const future = await runWith({ eif: 'v1', afterRun: 'describe-enclaves-v1.json' }, [], MANIFEST_V1, allocator(), writeTestEif('future.eif', 'future'));
+    expect(future.json).toMatchObject({ ok: false, code: 'EIF_SIGNING_CERT_NOT_YET_VALID' });
+    expect(future.err).toContain('valid only from 2120-01-01T00:00:00.000Z');
+    expect(future.calls).toEqual([]);
+    const unreadable = await runWith({ eif: 'v1' }, [], MANIFEST_V1, allocator(), join(eifDir, 'missing.eif'));
+    expect(unreadable.json).toMatchObject({ ok: false, code: 'EIF_MISMATCH' });
+    expect(unreadable.calls).toEqual([]);
   });
 
   it('exits 2 on usage errors', async () => {

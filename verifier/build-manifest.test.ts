@@ -5,6 +5,7 @@ import {
   MAX_MANIFEST_BYTES,
   parseBuildManifest,
   serializeBuildManifest,
+  TRUST_POLICY_IMAGE_PATH,
   type BuildManifest,
 } from './build-manifest.ts';
 import { isVerificationError } from './errors.ts';
@@ -23,6 +24,7 @@ function sample(): Record<string, unknown> {
     ],
     eif: { file: 'attested-pack.eif', sha384: H('3'), size: 3000 },
     pcrs: { '0': H('a'), '1': H('b'), '2': H('c') },
+    trustPolicy: null,
   };
 }
 
@@ -69,7 +71,7 @@ describe('build manifest', () => {
     const out = serializeBuildManifest(shuffled as unknown as BuildManifest);
     expect(out.endsWith('}\n')).toBe(true);
     expect(out.split('\n')[1]).toBe(`  "schema": "${BUILD_MANIFEST_SCHEMA}",`);
-    expect(Object.keys(JSON.parse(out) as object)).toEqual(['schema', 'project', 'blobSet', 'sourceDateEpoch', 'inputs', 'eif', 'pcrs']);
+    expect(Object.keys(JSON.parse(out) as object)).toEqual(['schema', 'project', 'blobSet', 'sourceDateEpoch', 'inputs', 'eif', 'pcrs', 'trustPolicy']);
     expect(serializeBuildManifest(parseBuildManifest(out))).toBe(out);
   });
 
@@ -94,9 +96,35 @@ describe('build manifest', () => {
       ['pcr8 without certificate digest', (m) => { m.pcrs['8'] = H('d'); }],
       ['certificate digest without pcr8', (m) => { m.signingCertificateSha256 = 'e'.repeat(64); }],
       ['not an object', (m) => { Object.keys(m).forEach((k) => delete m[k]); }],
+      ['trustPolicy absent (required, null without a policy)', (m) => { delete m.trustPolicy; }],
+      ['trustPolicy not an object', (m) => { m.trustPolicy = 'none'; }],
+      ['trustPolicy sha384', (m) => { m.trustPolicy = { sha384: H('A'), development: false, path: TRUST_POLICY_IMAGE_PATH }; }],
+      ['trustPolicy development type', (m) => { m.trustPolicy = { sha384: H('f'), development: 'no', path: TRUST_POLICY_IMAGE_PATH }; }],
+      ['trustPolicy path', (m) => { m.trustPolicy = { sha384: H('f'), development: false, path: '/etc/policy.json' }; }],
+      ['trustPolicy member missing', (m) => { m.trustPolicy = { sha384: H('f'), path: TRUST_POLICY_IMAGE_PATH }; }],
+      ['trustPolicy unknown member', (m) => { m.trustPolicy = { sha384: H('f'), development: false, path: TRUST_POLICY_IMAGE_PATH, production: true }; }],
+      ['unknown top-level member', (m) => { m.trustPolicySha384 = H('f'); }],
+      ['unknown project member', (m) => { m.project.dirty = true; }],
+      ['unknown blobSet member', (m) => { m.blobSet.debug = true; }],
+      ['unknown input member', (m) => { m.inputs[0].sha256 = 'e'.repeat(64); }],
+      ['unknown eif member', (m) => { m.eif.signed = false; }],
     ];
     for (const [what, edit] of cases) expect(edited(edit), what).toBe('MANIFEST_MALFORMED');
     for (const text of ['', '[]', 'null', '{', '"x"']) expect(code(() => parseBuildManifest(text)), text).toBe('MANIFEST_MALFORMED');
+  });
+
+  it('carries the trust policy digest; refuses duplicate member names and a BOM', () => {
+    const m = sample();
+    m.trustPolicy = { sha384: H('f'), development: true, path: TRUST_POLICY_IMAGE_PATH };
+    const parsed = parseBuildManifest(JSON.stringify(m));
+    expect(parsed.trustPolicy).toEqual({ sha384: H('f'), development: true, path: '/app/trust-policy.json' });
+    expect(parseBuildManifest(serializeBuildManifest(parsed))).toEqual(parsed);
+    const text = serializeBuildManifest(parsed);
+    // A second "pcrs" member: a reader keeping the first would expect other PCRs.
+    expect(code(() => parseBuildManifest(text.replace('"pcrs": {', `"pcrs": { "0": "${H('9')}", "1": "${H('9')}", "2": "${H('9')}" }, "pcrs": {`)))).toBe('MANIFEST_MALFORMED');
+    expect(code(() => parseBuildManifest(text.replace('"trustPolicy": {', '"trustPolicy": null, "trustPolicy": {')))).toBe('MANIFEST_MALFORMED');
+    expect(code(() => parseBuildManifest(`\ufeff${text}`))).toBe('MANIFEST_MALFORMED');
+    expect(code(() => parseBuildManifest(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])))).toBe('MANIFEST_MALFORMED');
   });
 
   it('refuses invalid UTF-8 as MANIFEST_MALFORMED, not an exception', () => {

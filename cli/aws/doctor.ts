@@ -11,7 +11,8 @@ import { encodeTunnelPreamble } from '../../enclave/protocol.ts';
 import { lintPolicies } from '../../policy/lint.ts';
 import { readPolicyFile } from '../../policy/read.ts';
 import { isPolicyError } from '../../policy/errors.ts';
-import type { BuildManifest } from '../../verifier/build-manifest.ts';
+import { TRUST_POLICY_IMAGE_PATH, type BuildManifest, type ManifestTrustPolicy } from '../../verifier/build-manifest.ts';
+import { trustPolicyRefusal } from './preflight.ts';
 import { ALLOCATOR_CONFIG_PATH, allocatorFix, allocatorShortfalls, parseAllocatorConfig } from './allocator.ts';
 import { isAwsDeployError } from './errors.ts';
 import { enclaveRefusal } from './launch.ts';
@@ -318,6 +319,16 @@ function checkManifest(o: DoctorOptions): CheckResult {
   return { id: 'manifest', status: 'ok', detail: `${m.project.name} ${m.project.version} (commit ${m.project.sourceCommit.slice(0, 12)}, PCR0 ${m.pcrs['0'].slice(0, 16)}…)` };
 }
 
+/** The image's trust anchor: none refuses every pack; DEVELOPMENT is refused on a Nitro host (a warning elsewhere). */
+function checkTrustPolicy(o: DoctorOptions, nitro: boolean): CheckResult {
+  const m = o.manifest;
+  if (m === undefined) return { id: 'trust-policy', status: 'skip', detail: 'no build manifest given', fix: 'Pass --manifest build-manifest.json (or --host-config).' };
+  const refusal = trustPolicyRefusal(m);
+  if (refusal === null) return { id: 'trust-policy', status: 'ok', detail: `the image carries trust policy sha384 ${(m.trustPolicy as ManifestTrustPolicy).sha384.slice(0, 16)}… (${TRUST_POLICY_IMAGE_PATH})` };
+  const development = refusal.code === 'TRUST_POLICY_DEVELOPMENT';
+  return { id: 'trust-policy', status: development && !nitro ? 'warn' : 'fail', detail: `${refusal.code}: ${refusal.message}`, fix: refusal.fix };
+}
+
 const SKIPPED = 'skipped: not a Nitro Enclaves parent instance';
 
 export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
@@ -338,6 +349,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<DoctorReport> {
   const platform = checkPlatform(o);
   checks.push({ id: platform.id, status: platform.status, detail: platform.detail, ...(platform.fix === undefined ? {} : { fix: platform.fix }) });
   checks.push(checkManifest(o));
+  checks.push(checkTrustPolicy(o, platform.nitro));
   if (platform.nitro) {
     const cli = await checkNitroCli(o);
     checks.push(cli);

@@ -11,6 +11,10 @@ export const AWS_DEPLOY_ERROR_CODES = {
   ENCLAVE_DEBUG: 'the enclave runs in debug mode (its attestation reports zero PCRs)',
   ENCLAVE_NOT_RUNNING: 'the enclave is not in the RUNNING state',
   ENCLAVE_CONFLICT: 'another enclave already runs on this parent instance',
+  TRUST_POLICY_DEVELOPMENT: 'the image carries a DEVELOPMENT trust policy (demo/tests only)',
+  TRUST_POLICY_ABSENT: 'the image carries no trust policy (the enclave would refuse every pack)',
+  EIF_SIGNING_CERT_EXPIRED: 'the EIF signing certificate has expired (nitro-cli refuses it)',
+  EIF_SIGNING_CERT_NOT_YET_VALID: 'the EIF signing certificate is not valid yet (nitro-cli refuses it)',
 } as const;
 
 export type AwsDeployErrorCode = keyof typeof AWS_DEPLOY_ERROR_CODES;

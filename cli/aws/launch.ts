@@ -8,6 +8,7 @@ import type { BuildManifest } from '../../verifier/build-manifest.ts';
 import { ALLOCATOR_CONFIG_PATH, allocatorFix, allocatorShortfalls, parseAllocatorConfig } from './allocator.ts';
 import { AwsDeployError } from './errors.ts';
 import { compareMeasurements, describeMismatches } from './measurements.ts';
+import { eifSigningCertRefusal, trustPolicyRefusal } from './preflight.ts';
 import { parseDescribeEif, parseDescribeEnclaves, parseRunEnclave, runNitroCli, type EnclaveDescription, type NitroCliOptions } from './nitro-cli.ts';
 
 /** Defaults sized for the attested-pack image (Node runtime in the ramdisk, ~150 MB EIF). */
@@ -29,6 +30,8 @@ export interface LaunchOptions {
   allocatorPath?: string;
   nitro: NitroCliOptions;
   log: (line: string) => void;
+  /** Clock for the EIF signing certificate's dates (default: now). */
+  now?: Date;
 }
 
 export interface LaunchResult {
@@ -92,6 +95,9 @@ async function terminate(id: string, opts: LaunchOptions): Promise<void> {
 }
 
 export async function launchEnclave(opts: LaunchOptions): Promise<LaunchResult> {
+  // Refused before nitro-cli is called at all.
+  const early = trustPolicyRefusal(opts.manifest) ?? eifSigningCertRefusal(opts.eifPath, opts.now ?? new Date());
+  if (early !== null) throw early;
   checkAllocator(opts);
 
   const eif = parseDescribeEif((await runNitroCli(['describe-eif', '--eif-path', opts.eifPath], opts.nitro)).stdout);

@@ -2,20 +2,22 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringOption, writeJsonLine, type Command } from '../command.ts';
 import { formatRebuildReport, rebuildAndCompare } from '../../reproducible/rebuild.ts';
-import { defaultSourceRoot, progressTo, reportBuildError } from './build.ts';
+import { defaultSourceRoot, progressTo, readTrustPolicyOption, reportBuildError, withInterruptCleanup } from './build.ts';
 
 export const rebuildCommand: Command = {
   path: ['rebuild'],
   summary: 'rebuild the image from source and compare every input digest and PCR with a manifest',
-  help: `Usage: attested-pack rebuild --manifest build-manifest.json [--source DIR] [--json]
+  help: `Usage: attested-pack rebuild --manifest build-manifest.json [--trust-policy FILE] [--source DIR] [--json]
 
 Rebuilds the image from source with the manifest's SOURCE_DATE_EPOCH and blob-set kind,
 then compares every input digest (Node runtime, Debian packages, blobs, bundles, ramdisks),
 PCR0/1/2, and the EIF digest (unsigned builds). A signed build's PCR8 is checked when its
-certificate is given with --sign-cert.
+certificate is given with --sign-cert. A manifest that names a trust policy needs the same
+policy file (--trust-policy; compared by its canonical SHA-384 before anything is built).
 
 Options:
   --manifest FILE    the published build manifest (required)
+  --trust-policy FILE  the trust policy the image was built with (YAML or JSON)
   --source DIR       checkout to rebuild (default: the one this CLI runs from)
   --blobs DIR        nitro-cli blobs directory (manifests built with nitro-cli blobs)
   --sign-cert PEM    certificate of a signed build, to recompute PCR8
@@ -23,8 +25,8 @@ Options:
   --cache DIR        download cache (default: <source>/.cache/attested-pack)
   --json             the report as one JSON object on stdout
 
-Exit codes: 0 everything matches, 1 something differs (the report says what), 2 usage or
-build error.
+Exit codes: 0 everything matches, 1 something differs (the report says what) or the trust
+policy file is not the manifest's, 2 usage or build error (also: the policy file is missing).
 `,
   options: {
     manifest: { type: 'string' },
@@ -33,6 +35,7 @@ build error.
     'sign-cert': { type: 'string' },
     out: { type: 'string' },
     cache: { type: 'string' },
+    'trust-policy': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, stderr, cwd, env }) {
@@ -50,17 +53,21 @@ build error.
     const cert = stringOption(values, 'sign-cert');
     const out = stringOption(values, 'out');
     const cache = stringOption(values, 'cache');
+    const sourceRoot = source === undefined ? defaultSourceRoot() : resolve(cwd, source);
+    const kept = (): string[] => [`the download cache ${cache === undefined ? resolve(sourceRoot, '.cache/attested-pack') : resolve(cwd, cache)}`];
     try {
-      const { report } = await rebuildAndCompare({
+      const trustPolicy = readTrustPolicyOption(cwd, stringOption(values, 'trust-policy'));
+      const { report } = await withInterruptCleanup(stderr, kept, () => rebuildAndCompare({
         manifestText,
-        sourceRoot: source === undefined ? defaultSourceRoot() : resolve(cwd, source),
+        sourceRoot,
+        ...(trustPolicy !== undefined ? { trustPolicy } : {}),
         ...(blobs !== undefined ? { blobsDir: resolve(cwd, blobs) } : {}),
         ...(cert !== undefined ? { signingCertificatePem: read(resolve(cwd, cert)) } : {}),
         ...(out !== undefined ? { outDir: resolve(cwd, out) } : {}),
         ...(cache !== undefined ? { cacheDir: resolve(cwd, cache) } : {}),
         env,
         progress: progressTo(stderr),
-      });
+      }));
       if (values.json === true) writeJsonLine(stdout, { match: report.match, checks: report.checks, notes: report.notes, pcrs: report.rebuilt.pcrs });
       else stdout.write(formatRebuildReport(report));
       return report.match ? EXIT_OK : EXIT_REFUSED;

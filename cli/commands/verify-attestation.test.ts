@@ -37,6 +37,7 @@ function manifestFor(pcrs: Map<number, string>): string {
     inputs: [],
     eif: { file: 'enclave.eif', sha384: 'b'.repeat(96), size: 1 },
     pcrs: { '0': pcrs.get(0), '1': pcrs.get(1), '2': pcrs.get(2) },
+    trustPolicy: null,
   }));
   return file;
 }
