@@ -71,6 +71,9 @@ Options:
   --tls-name NAME          extra DNS name / IP for the generated server certificate
                            (repeatable; 127.0.0.1, localhost and kms.<region>.amazonaws.com
                            are always included)
+  --cloudtrail-dir DIR     write a SIMULATED CloudTrail event (gzipped {"Records":[…]}, as
+                           CloudTrail delivers to S3) for every answered call, for
+                           \`attested-pack audit --cloudtrail DIR\`
   --json                   print the startup information as one JSON line
 
 Clients: endpoint https://HOST:PORT, trust DIR/ca.pem (SSL_CERT_FILE for sops; an
@@ -89,6 +92,7 @@ Example:
     principals: { type: 'string' },
     'attestation-root': { type: 'string' },
     'tls-name': { type: 'string', multiple: true },
+    'cloudtrail-dir': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, stderr, cwd }) {
@@ -139,6 +143,7 @@ Example:
         principals,
         tlsHostNames: stringListOption(values, 'tls-name'),
         ...(attestationRoot === undefined ? {} : { attestationRoot }),
+        ...(stringOption(values, 'cloudtrail-dir') === undefined ? {} : { cloudTrailDir: resolve(cwd, stringOption(values, 'cloudtrail-dir') ?? '') }),
       });
     } catch (e) {
       if (e instanceof KmsStateError) {
