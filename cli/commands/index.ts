@@ -16,6 +16,7 @@ import { packCommand } from './pack.ts';
 import { openCommand } from './open.ts';
 import { runEnclaveCommand } from './run-enclave.ts';
 import { doctorCommand } from './doctor.ts';
+import { auditCommand } from './audit.ts';
 
 export const COMMANDS: Command[] = [
   demoCommand,
@@ -35,4 +36,5 @@ export const COMMANDS: Command[] = [
   openCommand,
   runEnclaveCommand,
   doctorCommand,
+  auditCommand,
 ];
