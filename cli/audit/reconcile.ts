@@ -15,6 +15,8 @@ export interface EventRef {
   keyArn: string | null;
   moduleId: string | null;
   errorCode: string | null;
+  /** The attested image: in a manifest, in none, debug mode; null when the call had no Recipient. */
+  image: 'manifest' | 'unknown' | 'debug' | null;
   source: string;
 }
 
@@ -23,11 +25,11 @@ export interface AuditFindings {
   matched: Array<EventRef & { receipt: string }>;
   /** Attested, answered events no verified receipt names. */
   unexplained: EventRef[];
-  /** Attested events whose image (PCR0/1/2) is in no manifest. */
+  /** Answered attested events whose image (PCR0/1/2) is in no manifest: KMS released key material to it. */
   unknownImage: EventRef[];
-  /** Attested events from a debug-mode enclave (PCRs all zero). */
+  /** Answered attested events from a debug-mode enclave (PCRs all zero). */
   debugMode: EventRef[];
-  /** Refused KMS calls on the audited keys (reported apart: KMS said no). */
+  /** Refused KMS calls on the audited keys, reported apart (KMS said no); `image` tells unknown and debug attempts. */
   failed: EventRef[];
   failedReceipts: Array<{ key: string; code: string; message: string }>;
   /** Receipt calls CloudTrail lacks (or records differently) although it covers the pack's time. */
@@ -66,8 +68,18 @@ export interface ReconcileInput {
 
 const ZERO_PCR = '0'.repeat(96);
 
-function ref(e: KmsTrailEvent): EventRef {
-  return { requestId: e.requestId, eventName: e.eventName, time: new Date(e.time).toISOString(), keyArn: e.keyArn, moduleId: e.recipient?.moduleId ?? null, errorCode: e.errorCode, source: e.source };
+function imageOf(e: KmsTrailEvent, manifests: BuildManifest[]): EventRef['image'] {
+  const pcrs = e.recipient?.pcrs;
+  if (pcrs === undefined) return null;
+  if (pcrs.get(0) === ZERO_PCR) return 'debug';
+  return manifests.some((m) => Object.entries(m.pcrs).every(([i, v]) => pcrs.get(Number(i)) === v.toLowerCase())) ? 'manifest' : 'unknown';
+}
+
+function ref(e: KmsTrailEvent, manifests: BuildManifest[]): EventRef {
+  return {
+    requestId: e.requestId, eventName: e.eventName, time: new Date(e.time).toISOString(), keyArn: e.keyArn,
+    moduleId: e.recipient?.moduleId ?? null, errorCode: e.errorCode, image: imageOf(e, manifests), source: e.source,
+  };
 }
 
 /** One event per request id; the same event twice (overlapping inputs) counts once. */
@@ -81,24 +93,21 @@ function indexEvents(events: KmsTrailEvent[]): Map<string, KmsTrailEvent> {
   return byRequest;
 }
 
-function imageKnown(e: KmsTrailEvent, manifests: BuildManifest[]): boolean {
-  const pcrs = e.recipient?.pcrs;
-  if (pcrs === undefined) return false;
-  return manifests.some((m) => Object.entries(m.pcrs).every(([i, v]) => pcrs.get(Number(i)) === v.toLowerCase()));
-}
-
 function classifyEvents(byRequest: Map<string, KmsTrailEvent>, claims: Map<string, string>, input: ReconcileInput, f: AuditFindings): void {
   const keys = new Set(input.keys);
   for (const e of byRequest.values()) {
     if (keys.size > 0 && e.keyArn !== null && !keys.has(e.keyArn)) continue;
-    if (e.errorCode !== null) f.failed.push(ref(e));
-    if (e.recipient === null) continue;
-    if (e.recipient.pcrs.get(0) === ZERO_PCR) f.debugMode.push(ref(e));
-    else if (!imageKnown(e, input.manifests)) f.unknownImage.push(ref(e));
-    if (e.errorCode !== null) continue;
+    const r = ref(e, input.manifests);
+    if (e.errorCode !== null) {
+      f.failed.push(r);
+      continue;
+    }
+    if (r.image === null) continue;
+    if (r.image === 'debug') f.debugMode.push(r);
+    if (r.image === 'unknown') f.unknownImage.push(r);
     const receipt = claims.get(e.requestId);
-    if (receipt === undefined) f.unexplained.push(ref(e));
-    else f.matched.push({ ...ref(e), receipt });
+    if (receipt === undefined) f.unexplained.push(r);
+    else f.matched.push({ ...r, receipt });
   }
 }
 

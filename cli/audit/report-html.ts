@@ -32,8 +32,8 @@ ${parts.join('\n')}
 }
 
 function eventTable(id: string, title: string, events: EventRef[], rowClass: string): string {
-  const rows = events.map((e) => `<tr class="${rowClass}"><td>${esc(e.time)}</td><td>${esc(e.eventName)}</td><td><code>${esc(e.requestId)}</code></td><td><code>${esc(e.keyArn ?? '?')}</code></td><td>${esc(e.moduleId ?? '')}</td><td>${esc(e.errorCode ?? '')}</td></tr>`);
-  return `<h2 id="${id}">${esc(title)} (${events.length})</h2>${events.length === 0 ? '<p>None.</p>' : `<table><tr><th>time</th><th>operation</th><th>request id</th><th>key</th><th>enclave module</th><th>error</th></tr>${rows.join('')}</table>`}`;
+  const rows = events.map((e) => `<tr class="${rowClass}"><td>${esc(e.time)}</td><td>${esc(e.eventName)}</td><td><code>${esc(e.requestId)}</code></td><td><code>${esc(e.keyArn ?? '?')}</code></td><td>${esc(e.moduleId ?? '')}</td><td>${esc(e.errorCode ?? '')}</td><td>${e.image === 'unknown' ? 'in no manifest' : e.image === 'debug' ? 'DEBUG MODE' : e.image === 'manifest' ? 'manifest' : ''}</td></tr>`);
+  return `<h2 id="${id}">${esc(title)} (${events.length})</h2>${events.length === 0 ? '<p>None.</p>' : `<table><tr><th>time</th><th>operation</th><th>request id</th><th>key</th><th>enclave module</th><th>error</th><th>image</th></tr>${rows.join('')}</table>`}`;
 }
 
 function rowsTable(id: string, title: string, head: string[], rows: string[][]): string {

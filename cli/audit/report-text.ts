@@ -3,7 +3,7 @@
 import type { AuditReport, EventRef } from './reconcile.ts';
 
 function eventLine(e: EventRef): string {
-  return `  ${e.time}  ${e.eventName.padEnd(15)} ${e.requestId}  key ${e.keyArn ?? '?'}${e.moduleId === null ? '' : `  module ${e.moduleId}`}${e.errorCode === null ? '' : `  ${e.errorCode}`}`;
+  return `  ${e.time}  ${e.eventName.padEnd(15)} ${e.requestId}  key ${e.keyArn ?? '?'}${e.moduleId === null ? '' : `  module ${e.moduleId}`}${e.errorCode === null ? '' : `  ${e.errorCode}`}${e.image === 'unknown' ? '  IMAGE IN NO MANIFEST' : e.image === 'debug' ? '  DEBUG MODE' : ''}`;
 }
 
 function section(title: string, lines: string[]): string[] {
