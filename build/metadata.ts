@@ -2,6 +2,7 @@
 // (image-format src/defs/mod.rs), keys in serde's declaration order. Never measured, so it
 // may say anything without moving a PCR — but it does change the EIF's bytes, so BuildTime
 // is derived from SOURCE_DATE_EPOCH instead of the wall clock.
+import { parseStrictJson } from '../verifier/strict-json.ts';
 
 export interface EifMetadata {
   ImageName: string;
@@ -48,7 +49,8 @@ export function buildEifMetadata(input: MetadataInput): Uint8Array {
 export function parseEifMetadata(bytes: Uint8Array): EifMetadata | { raw: string } {
   const text = Buffer.from(bytes).toString('utf8');
   try {
-    const v: unknown = JSON.parse(text);
+    // Strict: an ambiguous section (duplicate member, BOM) is shown raw, never interpreted.
+    const v: unknown = parseStrictJson(bytes);
     if (typeof v === 'object' && v !== null && 'BuildMetadata' in v) return v as EifMetadata;
   } catch {
     // fall through: not JSON

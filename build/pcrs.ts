@@ -3,6 +3,7 @@
 // extend of 48 zero bytes with the SHA-384 of the measured bytes. Section payloads only,
 // never their headers; the metadata section is never measured.
 import { createHash } from 'node:crypto';
+import { pcrExtend } from '../verifier/pcr.ts';
 
 export interface EifPcrs {
   /** Kernel ‖ cmdline ‖ every ramdisk. Also the KMS `ImageSha384`. */
@@ -27,7 +28,7 @@ const ZERO_PCR = new Uint8Array(48);
 export function extendOnce(parts: readonly Uint8Array[]): Uint8Array {
   const inner = createHash('sha384');
   for (const p of parts) inner.update(p);
-  return new Uint8Array(createHash('sha384').update(ZERO_PCR).update(inner.digest()).digest());
+  return pcrExtend(ZERO_PCR, inner.digest());
 }
 
 export function computeEifPcrs(sections: MeasuredSections, signingCertificateDer?: Uint8Array): EifPcrs {

@@ -39,6 +39,22 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * A coded failure a command reports through the dispatcher, which prints it as text or,
+ * with --json, as one JSON object, and exits with `exit` (1 refused, 2 input error).
+ */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  readonly code: string;
+  readonly exit: typeof EXIT_REFUSED | typeof EXIT_USAGE;
+
+  constructor(code: string, message: string, exit: typeof EXIT_REFUSED | typeof EXIT_USAGE) {
+    super(message);
+    this.code = code;
+    this.exit = exit;
+  }
+}
+
 export function stringOption(values: OptionValues, name: string): string | undefined {
   const v = values[name];
   if (v === undefined) return undefined;

@@ -14,7 +14,7 @@ import {
   type VerificationTime,
   type VerifyAttestationOptions,
 } from '../verifier/index.ts';
-import { stringListOption, stringOption, UsageError, type OptionValues } from './command.ts';
+import { CommandError, EXIT_USAGE, stringListOption, stringOption, UsageError, type OptionValues } from './command.ts';
 
 export const VERIFY_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   at: { type: 'string' },
@@ -34,7 +34,8 @@ export const VERIFY_OPTIONS_HELP = `  --at now|document|ISO   when certificates 
                           embedded AWS Nitro root G1; reported as CUSTOM or SIMULATED
   --pcr N=HEX             expect PCR N (0..31) to equal HEX; repeatable
   --manifest FILE         expect the PCRs of this build manifest (PCR0/1/2, 8 if signed)
-  --allow-debug           accept debug-mode enclaves (PCR0/1/2 all zero)`;
+  --allow-debug           accept debug-mode enclaves (PCR0/1/2 all zero); without it
+                          they are refused, whatever else is skipped`;
 
 export interface VerifyCliOptions {
   time: VerificationTime;
@@ -115,7 +116,8 @@ export function parseVerifyOptions(values: OptionValues, cwd: string, now?: () =
     try {
       options.manifest = parseBuildManifest(bytes);
     } catch (e) {
-      if (isVerificationError(e)) throw new UsageError(`--manifest '${manifestFile}': ${e.code}: ${e.message}`);
+      // An input error (exit 2) that keeps the manifest's own code for --json readers.
+      if (isVerificationError(e)) throw new CommandError(e.code, `--manifest '${manifestFile}': ${e.message}`, EXIT_USAGE);
       throw e;
     }
     for (const [i, v] of manifestPcrs(options.manifest)) expectedPcrs.set(i, v);
@@ -139,7 +141,7 @@ export function toAttestationOptions(cli: VerifyCliOptions): VerifyAttestationOp
   const pcrs: PcrExpectations | 'skip' = cli.expectedPcrs.size === 0
     ? 'skip'
     : { expected: cli.expectedPcrs, allowDebug: cli.allowDebug };
-  const out: VerifyAttestationOptions = { time: cli.time, pcrs };
+  const out: VerifyAttestationOptions = { time: cli.time, pcrs, allowDebug: cli.allowDebug };
   if (cli.root !== undefined) out.root = cli.root;
   return out;
 }

@@ -8,12 +8,9 @@ import { constants, createDecipheriv, createHash, createPublicKey, privateDecryp
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, ContentInfo, EnvelopedData, KeyTransRecipientInfo, RSAESOAEPParams } from 'pkijs';
 
-export const OID_ENVELOPED_DATA = '1.2.840.113549.1.7.3';
-export const OID_DATA = '1.2.840.113549.1.7.1';
-export const OID_RSAES_OAEP = '1.2.840.113549.1.1.7';
-export const OID_MGF1 = '1.2.840.113549.1.1.8';
-export const OID_SHA256 = '2.16.840.1.101.3.4.2.1';
-export const OID_AES256_CBC = '2.16.840.1.101.3.4.1.42';
+import { OID_AES256_CBC, OID_DATA, OID_ENVELOPED_DATA, OID_MGF1, OID_RSAES_OAEP, OID_SHA256 } from '../verifier/cms-oids.ts';
+
+export { OID_AES256_CBC, OID_DATA, OID_ENVELOPED_DATA, OID_MGF1, OID_RSAES_OAEP, OID_SHA256 };
 
 /** KMS plaintexts are at most 4 KiB; the CMS around them is far below this. */
 export const MAX_CMS_BYTES = 64 * 1024;

@@ -121,7 +121,8 @@ async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
       const f = input.tree.readFile(path);
       if (f === null) return undefined;
       blobIds.set(path, f.id);
-      return Buffer.from(f.content).toString('utf8');
+      // Bytes, not a lossy UTF-8 decode: the SOPS parser refuses what sops refuses.
+      return f.content;
     },
     unwrapper: kmsUnwrapper(timed(s.kmsTime, recipientDecrypt(s.kms.clientFor, ctx.nsm, recipient, sopsKeys))),
   });

@@ -146,16 +146,17 @@ function authHook(authenticate: Authenticator) {
 const NAME = '^[a-z0-9](?:[a-z0-9_-]{0,62})$';
 const B64 = '^[A-Za-z0-9+/]*={0,2}$';
 
+// One object schema, not oneOf: fastify's ajv removes additional properties while it tries
+// each oneOf branch, which would strip `token` from an oidc proof. The enclave checks the
+// exact shape ({kind:'oidc', token} or {kind:'sshsig'}) itself.
 const PROOF = {
-  oneOf: [
-    {
-      type: 'object',
-      additionalProperties: false,
-      required: ['kind', 'token'],
-      properties: { kind: { const: 'oidc' }, token: { type: 'string', minLength: 1, maxLength: MAX_PROOF_TOKEN_BYTES, pattern: '^[\\x21-\\x7e]+$' } },
-    },
-    { type: 'object', additionalProperties: false, required: ['kind'], properties: { kind: { const: 'sshsig' } } },
-  ],
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind'],
+  properties: {
+    kind: { type: 'string', enum: ['oidc', 'sshsig'] },
+    token: { type: 'string', minLength: 1, maxLength: MAX_PROOF_TOKEN_BYTES, pattern: '^[\\x21-\\x7e]+$' },
+  },
 } as const;
 
 const PACK_BODY = {

@@ -1,11 +1,10 @@
 // The host's configuration file (YAML or JSON), validated strictly: unknown keys are
 // errors, file paths are resolved against the config file's directory, and the token and
 // OIDC rules that scope who may pack what are data here, not code.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseBuildManifest, pemCertificateToDer, type BuildManifest } from '../verifier/index.ts';
+import { parseBuildManifest, pemCertificateToDer, sha256Hex, type BuildManifest } from '../verifier/index.ts';
 import { defaultEgressRules, parseEgressRule, type EgressRule } from './egress.ts';
 import type { EnclaveEndpoint } from './enclave-client.ts';
 
@@ -136,7 +135,7 @@ function endpoint(v: unknown, where: string, base: string): { host: string; port
 }
 
 export function sha256HexOfToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return sha256Hex(token);
 }
 
 function scope(o: Obj, where: string): Scope {

@@ -1,7 +1,7 @@
 // The Nitro Enclaves attestation condition keys of AWS KMS and the facts about them that
 // generation and linting share (AWS KMS developer guide, "Condition keys for Nitro
 // Enclaves"; Nitro Enclaves user guide, "Where to get an enclave's measurements").
-import { createHash } from 'node:crypto';
+import { pcrExtend } from '../verifier/pcr.ts';
 
 export const ATTESTATION_KEY_PREFIX = 'kms:RecipientAttestation:';
 /** Equals PCR0 of the attestation document. */
@@ -37,7 +37,7 @@ export const DEBUG_PCR = '0'.repeat(96);
  * arn:aws:iam::123456789012:role/Webserver (78fce75d…2e6921e6) is a unit test.
  */
 export function pcr3ForRoleArn(roleArn: string): string {
-  return createHash('sha384').update(Buffer.alloc(48)).update(roleArn, 'utf8').digest('hex');
+  return Buffer.from(pcrExtend(new Uint8Array(48), Buffer.from(roleArn, 'utf8'))).toString('hex');
 }
 
 export type AttestationKeyClass =

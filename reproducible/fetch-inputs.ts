@@ -2,7 +2,6 @@
 // checking every byte against the lock before use. Debian packages come through
 // `apt-get download` (the machine's configured apt sources), the Node runtime through
 // `npm ci` of reproducible/runtime (its lockfile pins the tarball's integrity).
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +11,9 @@ import { keepAfterInterrupt, removeOnInterrupt } from './interrupt.ts';
 
 export type Progress = (message: string) => void;
 
-export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-export const sha384Hex = (b: Uint8Array): string => createHash('sha384').update(b).digest('hex');
+import { sha256Hex, sha384Hex } from '../verifier/digest.ts';
+
+export { sha256Hex, sha384Hex };
 
 function run(cmd: string, args: string[], cwd: string): void {
   try {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFail } from '../build/errors.ts';
+import { parseStrictJson } from '../verifier/strict-json.ts';
 
 export const INPUTS_LOCK_SCHEMA = 'attested-pack/inputs-lock/v1';
 
@@ -34,9 +35,9 @@ const REL_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._+\-/]+$/;
 export function parseInputsLock(input: string): InputsLock {
   let raw: unknown;
   try {
-    raw = JSON.parse(input);
+    raw = parseStrictJson(input);
   } catch (e) {
-    buildFail('LOCK_MALFORMED', `inputs lock is not JSON: ${(e as Error).message}`);
+    buildFail('LOCK_MALFORMED', `inputs lock is not strict JSON: ${(e as Error).message}`);
   }
   if (!isRecord(raw) || raw.schema !== INPUTS_LOCK_SCHEMA) buildFail('LOCK_MALFORMED', `inputs lock schema must be ${INPUTS_LOCK_SCHEMA}`);
   const epoch = raw.sourceDateEpoch;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { Encoder } from 'cbor-x';
-import { coseSign1SigStructure, pcrExtend } from '../verifier/index.ts';
+import { coseSign1SigStructure, instanceIdPcr4, pcrExtend } from '../verifier/index.ts';
 
 /** What the root's subject CN always contains, so verifiers can label the trust as simulated. */
 export const SIMULATED_LABEL = 'SIMULATED';
@@ -140,8 +140,8 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Arra
 
 /** PCR4 on real enclaves = SHA-384(48 zero bytes ‖ instance-id ASCII), the raw string. */
 export function instanceIdPcr(moduleId: string): Uint8Array {
-  const instanceId = moduleId.split('-enc')[0] ?? moduleId;
-  return pcrExtend(new Uint8Array(PCR_LENGTH), new TextEncoder().encode(instanceId));
+  // The verifier's recipe; a module id without "-enc" (tests only) is its own instance id.
+  return moduleId.indexOf('-enc') > 0 ? instanceIdPcr4(moduleId) : pcrExtend(new Uint8Array(PCR_LENGTH), new TextEncoder().encode(moduleId));
 }
 
 function randomSerial(): string {

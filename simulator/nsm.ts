@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Nsm, NsmAttestationRequest } from '../enclave/nsm/nsm.ts';
+import type { Nsm, NsmAttestationRequest } from '../verifier/nsm-types.ts';
 import { manifestPcrs, parseAttestationDocument, type BuildManifest } from '../verifier/index.ts';
 import type { TestCa } from './attestation-issuer.ts';
 

@@ -84,7 +84,7 @@ describe('fixture set', () => {
 describe('authenticity at the document timestamp (PCRs skipped)', () => {
   it.each(valid.map((e) => [e.file, e] as const))('accepts %s', (_file, e) => {
     const bytes = load(e);
-    const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip' });
+    const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true });
     expect(r.document.moduleId).toBe(e.module_id);
     expect(r.document.timestamp).toBe(e.timestamp_ms);
     expect(r.checkedAt).toBe(e.timestamp_ms);
@@ -107,7 +107,7 @@ describe('authenticity at the document timestamp (PCRs skipped)', () => {
   });
 
   it.each(invalid.map((e) => [e.file, e] as const))('refuses %s with the right code', (_file, e) => {
-    const { code, checks } = refusal(() => verifyAttestationDocument(load(e), { time: { kind: 'document' }, pcrs: 'skip' }));
+    const { code, checks } = refusal(() => verifyAttestationDocument(load(e), { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true }));
     expect(code).toBe(expectedCode(e));
     // The failing check is the last one recorded.
     const list = checks as Array<{ status: string }>;
@@ -120,8 +120,8 @@ describe('authenticity at the document timestamp (PCRs skipped)', () => {
     const bytes = load(tagged);
     expect(bytes[0]).toBe(0xd2);
     expect(Buffer.from(bytes.subarray(1)).equals(original)).toBe(true);
-    const a = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip' });
-    const b = verifyAttestationDocument(original, { time: { kind: 'document' }, pcrs: 'skip' });
+    const a = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true });
+    const b = verifyAttestationDocument(original, { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true });
     expect(a.document.moduleId).toBe(b.document.moduleId);
   });
 });
@@ -137,6 +137,9 @@ describe('PCR policy on real documents', () => {
     const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: { expected, allowDebug: true } });
     expect(r.debug).toBe(true);
     expect(r.pcrsUnchecked).toBe(false);
+    // Skipping the PCR comparison does not let a debug-mode document through.
+    const skipped = refusal(() => verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip' }));
+    expect(skipped.code).toBe('DEBUG_MODE');
   });
 
   it.each(productionDocs.map((e) => [e.file, e] as const))('checks PCRs of %s', (_f, e) => {
@@ -161,7 +164,7 @@ describe('PCR4 is the instance-id extend on every real enclave document', () => 
   });
   it.each(withRule.map((e) => [e.file, e] as const))('%s', (_f, e) => {
     const bytes = load(e);
-    const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip' });
+    const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true });
     const instanceId = (e.module_id as string).split('-enc')[0] as string;
     const independent = createHash('sha384').update(Buffer.alloc(48)).update(instanceId, 'ascii').digest();
     expect(independent.equals(r.document.pcrs.get(4) as Uint8Array)).toBe(true);
@@ -194,15 +197,15 @@ describe('bindings: nonce, user_data, public_key', () => {
       for (const e of docs) {
         const bytes = load(e);
         const value = independentPayload(bytes).get(field) as Uint8Array;
-        const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', [option]: new Uint8Array(value) });
+        const r = verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true, [option]: new Uint8Array(value) });
         expect(r.checks.find((c) => c.name === field.replace('_', '-'))?.status).toBe('pass');
         const changed = new Uint8Array([...value, 0]);
-        expect(refusal(() => verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', [option]: changed })).code).toBe(code);
+        expect(refusal(() => verifyAttestationDocument(bytes, { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true, [option]: changed })).code).toBe(code);
       }
     });
     it(`${field}: an expectation refuses a document without the field`, () => {
       const e = valid.find((x) => !x[flag]) as IndexEntry;
-      expect(refusal(() => verifyAttestationDocument(load(e), { time: { kind: 'document' }, pcrs: 'skip', [option]: new Uint8Array(1) })).code).toBe(code);
+      expect(refusal(() => verifyAttestationDocument(load(e), { time: { kind: 'document' }, pcrs: 'skip', allowDebug: true, [option]: new Uint8Array(1) })).code).toBe(code);
     });
   }
 });

@@ -60,7 +60,10 @@ describe('artifact refusals', () => {
 
   it('a same-millisecond sibling revision counts as a rollback', async () => {
     const base = (await packArtifact({ identity: 'a', environment: 'e', values: {}, target: { recipient: id.recipient }, now: () => 1_800_000_000_000 })).artifact;
-    const floor = `1800000000000-${base.revision.endsWith('0') ? '1' : '0'}${base.revision.slice(-7)}`;
+    // Change the suffix's first hex digit to one it is not, so the floor always differs.
+    const suffix = base.revision.split('-')[1] as string;
+    const floor = `1800000000000-${suffix.startsWith('0') ? '1' : '0'}${suffix.slice(1)}`;
+    expect(floor).not.toBe(base.revision);
     expect(await refusedWith(await signed(base), { minRevision: floor })).toBe('ARTIFACT_ROLLBACK');
     expect(await refusedWith(await signed(base), { minRevision: base.revision })).toBeUndefined();
   });

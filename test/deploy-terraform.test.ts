@@ -3,7 +3,7 @@
 // manifest, generate-keys.sh reproduces it, and the module's other files reference its resources.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,27 @@ describe('deploy/terraform/attested-pack-keys', () => {
       });
       expect(out).toContain('0 error(s), 0 warning(s)');
       expect(readFileSync(join(dir, 'attested-pack-keys/keys.tf'), 'utf8')).toBe(keysTf);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('generate-keys.sh leaves keys.tf untouched (and no temporary file) when generation fails', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-tf-'));
+    try {
+      cpSync(TF, dir, { recursive: true });
+      // A stand-in CLI that writes half a file and fails, as an interrupted or refused run would.
+      const fake = join(dir, 'fake-attested-pack');
+      writeFileSync(fake, '#!/bin/sh\necho \'resource "aws_kms_key" "half" {\'\nexit 1\n', { mode: 0o755 });
+      let failed = false;
+      try {
+        execFileSync('sh', [join(dir, 'generate-keys.sh'), MANIFEST, ...ARGS], { env: { ...process.env, ATTESTED_PACK: fake }, stdio: 'pipe' });
+      } catch {
+        failed = true;
+      }
+      expect(failed).toBe(true);
+      expect(readFileSync(join(dir, 'attested-pack-keys/keys.tf'), 'utf8')).toBe(keysTf);
+      expect(readdirSync(join(dir, 'attested-pack-keys')).filter((f) => f.startsWith('.keys'))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -24,7 +24,7 @@ export function testManifest(): BuildManifest {
       inputs: [],
       eif: { file: 'enclave.eif', sha384: h('e'), size: 1 },
       pcrs: { '0': h('1'), '1': h('2'), '2': h('3') },
-      trustPolicy: null,
+      trustPolicy: { sha384: '7'.repeat(96), development: false, path: '/app/trust-policy.json' },
     }),
   );
 }

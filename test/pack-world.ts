@@ -208,6 +208,7 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
 
   const socketPath = join(dir, 'enclave.sock');
   let running: RunningEnclaveServer | undefined;
+  manifest.trustPolicy = { sha384: trustPolicyDigest(trustPolicy), development: true, path: '/app/trust-policy.json' };
   const world: PackWorld = {
     harness,
     issuer,

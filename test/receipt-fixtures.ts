@@ -22,7 +22,7 @@ export function sampleManifest(pcrFill = 0x10): BuildManifest {
       inputs: [{ name: 'enclave-bundle', source: 'build/enclave.mjs', sha384: hex48(0x01), size: 1234 }],
       eif: { file: 'enclave.eif', sha384: hex48(0x02), size: 99999 },
       pcrs: { '0': hex48(pcrFill), '1': hex48(pcrFill + 1), '2': hex48(pcrFill + 2) },
-      trustPolicy: null,
+      trustPolicy: { sha384: '7'.repeat(96), development: false, path: '/app/trust-policy.json' },
     }),
   );
 }

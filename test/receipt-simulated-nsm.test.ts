@@ -27,7 +27,7 @@ describe('receipts through the simulated NSM', () => {
     const manifest = sampleManifest(0x20);
     const nonce = new Uint8Array(createHash('sha256').update('nonce').digest());
     const receipt = await packReceipt(createSimulatedNsm({ ca, pcrs: manifest }), nonce);
-    const r = verifyReceipt(receipt, { manifest, root: ca.rootDer, artifact: ARTIFACT, expectedNonce: nonce });
+    const r = verifyReceipt(receipt, { manifest, root: ca.rootDer, artifact: ARTIFACT, expectedNonce: nonce, expect: { ref: 'refs/heads/main' } });
     expect(r.attestation.trust.kind).toBe('simulated');
     expect(r.checks.filter((c) => c.status !== 'pass')).toEqual([]);
     expect(codeOf(() => verifyReceipt(receipt, { manifest: sampleManifest(0x30), root: ca.rootDer }))).toBe('PCR_MISMATCH');

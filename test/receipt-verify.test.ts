@@ -1,5 +1,6 @@
 // verifyReceipt end to end: receipts built with the enclave's builders and the simulated
 // issuer, verified with the simulator's root passed explicitly; one test per refusal.
+import type { BuildManifest } from '../verifier/build-manifest.ts';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TestCa } from '../simulator/attestation-issuer.ts';
@@ -12,6 +13,8 @@ let ca: TestCa;
 beforeAll(async () => {
   ca = await testCa();
 });
+
+type BuildManifestTrust = BuildManifest['trustPolicy'];
 
 function opts(extra: Partial<VerifyReceiptOptions> = {}): VerifyReceiptOptions {
   return { manifest: sampleManifest(), root: ca.rootDer, ...extra };
@@ -34,8 +37,9 @@ function checkNames(checks: CheckResult[]): string[] {
 describe('verifyReceipt accepts a well-made receipt', () => {
   it('with artifact and nonce: every check passes, predicate returned', async () => {
     const { receipt, nonce } = await makeReceipt();
-    const result = verifyReceipt(receipt, opts({ artifact: ARTIFACT, expectedNonce: nonce }));
+    const result = verifyReceipt(receipt, opts({ artifact: ARTIFACT, expectedNonce: nonce, expect: { commit: 'c'.repeat(40), repository: 'example/secrets' } }));
     expect(result.checks.every((c) => c.status === 'pass')).toBe(true);
+    expect(checkNames(result.checks).slice(-3)).toEqual(['trust-policy', 'authorization', 'expectations']);
     expect(checkNames(result.checks)).toEqual(expect.arrayContaining([
       'receipt-structure', 'dsse-structure', 'cose-signature', 'chain', 'pcrs', 'nonce', 'user-data',
       'public-key', 'dsse-signature', 'statement', 'subject-digest', 'artifact-digest',
@@ -59,7 +63,7 @@ describe('verifyReceipt accepts a well-made receipt', () => {
   it('definite-length and tagged documents verify too', async () => {
     for (const issue of [{ indefiniteLengthMap: false }, { tagged: true }]) {
       const { receipt } = await makeReceipt({ issue });
-      expect(verifyReceipt(receipt, opts()).checks.at(-1)?.name).toBe('artifact-digest');
+      expect(verifyReceipt(receipt, opts()).checks.at(-1)?.name).toBe('expectations');
     }
   });
 
@@ -79,6 +83,23 @@ describe('verifyReceipt accepts a well-made receipt', () => {
 });
 
 describe('verifyReceipt refuses', () => {
+  it("a receipt whose trust policy is not the manifest's (TRUST_POLICY_MISMATCH)", async () => {
+    const { receipt } = await makeReceipt();
+    const other = (tp: BuildManifestTrust) => refusal(() => verifyReceipt(receipt, opts({ manifest: { ...sampleManifest(), trustPolicy: tp } })));
+    expect(other(null).code).toBe('TRUST_POLICY_MISMATCH');
+    expect(other({ sha384: '8'.repeat(96), development: false, path: '/app/trust-policy.json' }).code).toBe('TRUST_POLICY_MISMATCH');
+    expect(other({ sha384: '7'.repeat(96), development: true, path: '/app/trust-policy.json' }).code).toBe('TRUST_POLICY_MISMATCH');
+  });
+
+  it('a receipt that does not say what the auditor expects (EXPECTATION_MISMATCH)', async () => {
+    const { receipt } = await makeReceipt();
+    for (const expect_ of [{ repository: 'example/other' }, { ref: 'refs/heads/dev' }, { commit: 'd'.repeat(40) }]) {
+      const e = refusal(() => verifyReceipt(receipt, opts({ expect: expect_ })));
+      expect(e.code).toBe('EXPECTATION_MISMATCH');
+      expect((e.detail?.checks as CheckResult[]).at(-1)?.name).toBe('expectations');
+    }
+  });
+
   it('a tampered statement payload (USER_DATA_MISMATCH)', async () => {
     const { receipt } = await makeReceipt();
     const tampered = editReceipt(receipt, (j) => {
@@ -146,7 +167,7 @@ describe('verifyReceipt refuses', () => {
       predicateType: 'https://attested-pack.dev/receipt/v1',
       predicate: (() => {
         const i = sampleInput();
-        return { source: i.source, pack: i.pack, kms: i.kms, artifact: { sha256: i.artifactSha256 }, builder: { name: 'attested-pack', version: '0.1.0' } };
+        return { authorization: i.authorization, source: i.source, pack: i.pack, kms: i.kms, artifact: { sha256: i.artifactSha256 }, builder: { name: 'attested-pack', version: '0.1.0' } };
       })(),
     };
     const { receipt } = await makeReceipt({ rawPayload: new TextEncoder().encode(JSON.stringify(statement)) });

@@ -86,8 +86,9 @@ export function parseAttestationPayload(payload: Uint8Array): AttestationDocumen
   }
 
   const moduleId = map.get('module_id');
-  if (typeof moduleId !== 'string' || moduleId.length === 0 || moduleId.length > MAX_MODULE_ID_LENGTH) {
-    fail('MALFORMED_DOCUMENT', `module_id must be a non-empty text string of at most ${MAX_MODULE_ID_LENGTH} characters`);
+  // Characters are Unicode code points, as everywhere in our formats (docs/receipt.md).
+  if (typeof moduleId !== 'string' || moduleId.length === 0 || [...moduleId].length > MAX_MODULE_ID_LENGTH) {
+    fail('MALFORMED_DOCUMENT', `module_id must be a non-empty text string of at most ${MAX_MODULE_ID_LENGTH} characters (code points)`);
   }
   if (map.get('digest') !== 'SHA384') fail('MALFORMED_DOCUMENT', 'digest must be "SHA384"');
 

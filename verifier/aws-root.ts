@@ -2,7 +2,7 @@
 // valid 2019-10-28 to 2049-10-28), as published by AWS and embedded by hf/nitrite and
 // evervault/attestation-doc-validation. Its DER SHA-256 fingerprint is pinned separately,
 // so an edit to the PEM below cannot silently change whom we trust.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './digest.ts';
 import { VerificationError } from './errors.ts';
 
 const AWS_NITRO_ROOT_G1_PEM = `-----BEGIN CERTIFICATE-----
@@ -32,9 +32,6 @@ export function pemCertificateToDer(pem: string): Uint8Array | undefined {
   return der.length === 0 ? undefined : new Uint8Array(der);
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /**
  * Decode a pinned PEM and check its fingerprint. Returns the DER, or the

@@ -80,9 +80,15 @@ function trustPolicyOf(raw: Record<string, unknown>): ManifestTrustPolicy | null
   return { sha384: str(tp, 'sha384', 'trustPolicy', HEX96), development: tp.development, path: TRUST_POLICY_IMAGE_PATH };
 }
 
+// C0, DEL and C1 control characters (docs/build-manifest.md), as in receipts.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 function str(obj: Record<string, unknown>, key: string, where: string, pattern?: RegExp): string {
   const v = obj[key];
-  if (typeof v !== 'string' || v.length === 0 || v.length > 4096) fail('MANIFEST_MALFORMED', `${where}.${key} must be a non-empty string`);
+  // Lengths count Unicode code points (the strict reader refuses lone surrogates).
+  if (typeof v !== 'string' || v.length === 0 || [...v].length > 4096) fail('MANIFEST_MALFORMED', `${where}.${key} must be a string of 1 to 4096 characters`);
+  if (CONTROL.test(v)) fail('MANIFEST_MALFORMED', `${where}.${key} must not contain control characters`);
   if (pattern !== undefined && !pattern.test(v)) fail('MANIFEST_MALFORMED', `${where}.${key} has the wrong format (${pattern.source})`);
   return v;
 }

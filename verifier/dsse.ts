@@ -42,6 +42,8 @@ export function decodeBase64Strict(text: string, what: string, code: VerifyError
   const bytes = Buffer.from(text, 'base64');
   // Non-zero bits in the last character's padding make a second spelling of the same bytes.
   if (bytes.toString('base64') !== text) fail(code, `${what} is not canonical base64`);
+  // The length check above admits up to two bytes more than maxBytes.
+  if (bytes.length > maxBytes) fail(code, `${what} is larger than ${maxBytes} bytes`);
   return new Uint8Array(bytes);
 }
 
@@ -63,8 +65,27 @@ function assertP384(key: KeyObject, code: VerifyErrorCode, what: string): void {
   }
 }
 
+/**
+ * The one SPKI encoding of a P-384 key we accept: SEQUENCE { AlgorithmIdentifier {
+ * id-ecPublicKey, namedCurve secp384r1 }, BIT STRING { 0x04 ‖ X ‖ Y } } — 120 bytes.
+ * OpenSSL re-exports a compressed point compressed, so re-export alone does not pin this.
+ */
+const P384_SPKI_PREFIX = Buffer.from('3076301006072a8648ce3d020106052b8104002203620004', 'hex');
+const P384_SPKI_BYTES = P384_SPKI_PREFIX.length + 96;
+
 /** Parse a DER SubjectPublicKeyInfo that must hold a P-384 key; failures get `code`. */
 export function p384PublicKeyFromSpki(spkiDer: Uint8Array, code: VerifyErrorCode, what: string): KeyObject {
+  if (spkiDer.length !== P384_SPKI_BYTES || !P384_SPKI_PREFIX.equals(spkiDer.subarray(0, P384_SPKI_PREFIX.length))) {
+    // Still say "P-384" when it is another key type, for a precise message.
+    let other: KeyObject | undefined;
+    try {
+      other = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+    } catch {
+      other = undefined;
+    }
+    if (other !== undefined) assertP384(other, code, what);
+    fail(code, `${what} is not the canonical DER SubjectPublicKeyInfo of a P-384 key (named curve, uncompressed point, 120 bytes)`);
+  }
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });

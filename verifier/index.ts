@@ -8,7 +8,8 @@ export {
   MAX_OPTIONAL_FIELD_BYTES,
   type ParsedAttestation,
 } from './attestation.ts';
-export { AWS_NITRO_ROOT_G1_DER, AWS_NITRO_ROOT_G1_SHA256, pemCertificateToDer, sha256Hex } from './aws-root.ts';
+export { AWS_NITRO_ROOT_G1_DER, AWS_NITRO_ROOT_G1_SHA256, pemCertificateToDer } from './aws-root.ts';
+export { sha256Hex, sha384Hex } from './digest.ts';
 export { pcrExtend, instanceIdPcr4, isDebugDocument } from './pcr.ts';
 export { MAX_FUTURE_SKEW_MS } from './time.ts';
 export { clearChainCache } from './chain.ts';

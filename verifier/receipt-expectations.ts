@@ -37,3 +37,13 @@ export function checkReceiptExpectations(p: ReceiptPredicate, e: ReceiptExpectat
     }
   }
 }
+
+/**
+ * A DEVELOPMENT trust policy trusts simulated issuers; run-enclave refuses it on Nitro
+ * hardware, so a receipt claiming both can only come from a bypassed deployment.
+ */
+export function checkDevelopmentPolicy(development: boolean, trustKind: 'aws' | 'simulated' | 'custom'): void {
+  if (development && trustKind === 'aws') {
+    fail('DEVELOPMENT_POLICY', 'the receipt was made under a DEVELOPMENT trust policy, yet its document chains to the AWS Nitro root');
+  }
+}

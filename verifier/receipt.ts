@@ -16,8 +16,11 @@ import {
   type DsseEnvelope,
   type ParsedDsseEnvelope,
 } from './dsse.ts';
-import { fail, isVerificationError, VerificationError, type VerifyErrorCode } from './errors.ts';
-import { checkReceiptExpectations, type ReceiptExpectations } from './receipt-expectations.ts';
+import { CheckRecorder } from './checks.ts';
+import { sha256Hex } from './digest.ts';
+import { fail, isVerificationError, VerificationError } from './errors.ts';
+import { checkDevelopmentPolicy, checkReceiptExpectations, type ReceiptExpectations } from './receipt-expectations.ts';
+import { parseStrictJson } from './strict-json.ts';
 import { parseStatement, serializeStatement, type ReceiptPredicate, type Statement } from './statement.ts';
 import type { AttestationVerification, CheckResult, VerificationTime } from './types.ts';
 import { verifyAttestationDocument } from './verify-attestation.ts';
@@ -81,9 +84,10 @@ function parseReceiptFile(bytes: Uint8Array): { dsse: unknown; attestationDocume
   if (bytes.length > MAX_RECEIPT_BYTES) fail('INPUT_TOO_LARGE', `receipt is ${bytes.length} bytes; the limit is ${MAX_RECEIPT_BYTES}`);
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    // Strict: a duplicate member (a second "schema" or "payload") or a BOM is refused.
+    raw = parseStrictJson(bytes);
   } catch (e) {
-    malformed(`receipt is not UTF-8 JSON: ${(e as Error).message}`);
+    malformed(`receipt is not strict UTF-8 JSON: ${(e as Error).message}`);
   }
   if (!isRecord(raw)) malformed('receipt must be a JSON object');
   if (raw.schema !== RECEIPT_SCHEMA) {
@@ -102,31 +106,6 @@ export function parseReceipt(bytes: Uint8Array): ParsedReceipt {
   return { dsse: parseDsseEnvelope(file.dsse), attestationDocument: file.attestationDocument };
 }
 
-class Checks {
-  readonly list: CheckResult[] = [];
-
-  run<T>(name: string, fallback: VerifyErrorCode, fn: () => T, describe: (value: T) => string): T {
-    let value: T;
-    try {
-      value = fn();
-    } catch (e) {
-      const err = isVerificationError(e) ? e : new VerificationError(fallback, `${name}: ${e instanceof Error ? e.message : String(e)}`);
-      this.list.push({ name, status: 'fail', detail: err.message });
-      throw new VerificationError(err.code, err.message, { ...err.detail, check: name, checks: [...this.list] });
-    }
-    this.list.push({ name, status: 'pass', detail: describe(value) });
-    return value;
-  }
-
-  skip(name: string, detail: string): void {
-    this.list.push({ name, status: 'skipped', detail });
-  }
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 function equalHex(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex');
   const y = Buffer.from(b, 'hex');
@@ -141,7 +120,7 @@ export function verifyReceipt(receiptBytes: Uint8Array, opts: VerifyReceiptOptio
   if (typeof opts !== 'object' || opts === null || typeof opts.manifest !== 'object' || opts.manifest === null) {
     throw new TypeError('verifyReceipt needs { manifest }: receipts are always checked against a build manifest');
   }
-  const checks = new Checks();
+  const checks = new CheckRecorder();
 
   const file = checks.run('receipt-structure', 'RECEIPT_MALFORMED', () => parseReceiptFile(receiptBytes),
     (f) => `${RECEIPT_SCHEMA}, ${f.attestationDocument.length}-byte attestation document`);
@@ -165,9 +144,9 @@ export function verifyReceipt(receiptBytes: Uint8Array, opts: VerifyReceiptOptio
   } catch (e) {
     if (!isVerificationError(e)) throw e;
     const inner = Array.isArray(e.detail?.checks) ? (e.detail.checks as CheckResult[]) : [{ name: 'attestation', status: 'fail' as const, detail: e.message }];
-    throw new VerificationError(e.code, e.message, { ...e.detail, checks: [...checks.list, ...inner] });
+    throw new VerificationError(e.code, e.message, { ...e.detail, checks: [...checks.checks, ...inner] });
   }
-  checks.list.push(...attestation.checks.filter((c) => !(c.name === 'public-key' && c.status === 'skipped')));
+  checks.checks.push(...attestation.checks.filter((c) => !(c.name === 'public-key' && c.status === 'skipped')));
   const doc = attestation.document;
 
   const key: KeyObject = checks.run('public-key', 'PUBLIC_KEY_MISMATCH', () => {
@@ -203,12 +182,16 @@ export function verifyReceipt(receiptBytes: Uint8Array, opts: VerifyReceiptOptio
   }
 
   const auth = predicate.authorization;
+  checks.run('trust-policy', 'TRUST_POLICY_MISMATCH', () => {
+    // The policy is in the image, so the PCRs already pin it; this names it for people and
+    // refuses an enclave that reports another policy than the one the manifest measured.
+    const tp = opts.manifest.trustPolicy;
+    if (tp === null) fail('TRUST_POLICY_MISMATCH', 'the build manifest says the image carries no trust policy, yet the receipt names one');
+    if (!equalHex(tp.sha384, auth.trustPolicySha384)) fail('TRUST_POLICY_MISMATCH', `the receipt's trust policy sha384 ${auth.trustPolicySha384} is not the manifest's ${tp.sha384}`);
+    if (tp.development !== auth.development) fail('TRUST_POLICY_MISMATCH', 'the receipt and the manifest disagree on whether the trust policy is a DEVELOPMENT one');
+  }, () => `sha384 ${auth.trustPolicySha384} = the build manifest's${auth.development ? ' (DEVELOPMENT policy)' : ''}`);
   checks.run('authorization', 'DEVELOPMENT_POLICY', () => {
-    // A development trust policy trusts simulated issuers; run-enclave refuses it on Nitro
-    // hardware, so a receipt claiming both can only come from a bypassed deployment.
-    if (auth.development && attestation.trust.kind === 'aws') {
-      fail('DEVELOPMENT_POLICY', 'the receipt was made under a DEVELOPMENT trust policy, yet its document chains to the AWS Nitro root');
-    }
+    checkDevelopmentPolicy(auth.development, attestation.trust.kind);
   }, () => `${auth.method === 'oidc' ? `OIDC token from ${auth.issuer ?? '?'}` : `SSH signature ${auth.signerFingerprint ?? '?'}`} for ${auth.repository}${auth.ref === null ? '' : ` ${auth.ref}`}${auth.development ? ' — DEVELOPMENT trust policy' : ''}`);
 
   const expect = opts.expect;
@@ -222,7 +205,7 @@ export function verifyReceipt(receiptBytes: Uint8Array, opts: VerifyReceiptOptio
     statement,
     predicate,
     attestation,
-    checks: checks.list,
+    checks: checks.checks,
     nonce: doc.nonce,
     artifactChecked: opts.artifact !== undefined,
     nonceChecked: opts.expectedNonce !== undefined,

@@ -22,8 +22,15 @@ export function object(v: unknown, members: readonly string[], where: string): R
   return v;
 }
 
+/** Lengths count Unicode code points (docs/receipt.md), not UTF-16 units or bytes. */
+function codePoints(v: string): number {
+  let n = 0;
+  for (const _ of v) n++;
+  return n;
+}
+
 export function text(v: unknown, where: string, max: number, pattern?: RegExp): string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) bad(where, `must be a string of 1 to ${max} characters`);
+  if (typeof v !== 'string' || v.length === 0 || codePoints(v) > max) bad(where, `must be a string of 1 to ${max} characters (code points)`);
   if (CONTROL.test(v)) bad(where, 'must not contain control characters');
   if (pattern !== undefined && !pattern.test(v)) bad(where, `has the wrong format (${pattern.source})`);
   return v;

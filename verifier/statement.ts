@@ -3,6 +3,7 @@
 // the enclave's builder runs it before signing, the verifier runs it after the signature
 // checks, so nothing can be signed that an auditor would refuse. docs/receipt.md is the spec.
 import { fail } from './errors.ts';
+import { parseStrictJson } from './strict-json.ts';
 import { array, arnOrNull, bad, boolean, HEX, integerOrNull, KMS_ARN, object, text, uniqueStrings } from './statement-fields.ts';
 import { parseAuthorization } from './statement-authorization.ts';
 import { checkCallsMatchKeys, parseKmsCalls } from './statement-kms-calls.ts';
@@ -280,9 +281,10 @@ export function parseStatement(bytes: Uint8Array): Statement {
   if (bytes.length > MAX_STATEMENT_BYTES) fail('STATEMENT_MALFORMED', `statement is larger than ${MAX_STATEMENT_BYTES} bytes`);
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    // Strict: with a duplicate member ("commit" twice) two readers could see two claims.
+    raw = parseStrictJson(bytes);
   } catch (e) {
-    fail('STATEMENT_MALFORMED', `statement is not UTF-8 JSON: ${(e as Error).message}`);
+    fail('STATEMENT_MALFORMED', `statement is not strict UTF-8 JSON: ${(e as Error).message}`);
   }
   return validateStatement(raw);
 }

@@ -29,7 +29,7 @@ export type VerificationTime =
 export interface PcrExpectations {
   /** Index → expected value. Must be non-empty unless `skip` is set. */
   expected: Map<number, Uint8Array>;
-  /** Accept debug-mode documents (PCR0/1/2 all zero). Off by default. */
+  /** Accept debug-mode documents (PCR0/1/2 all zero). Off by default (same as the top-level option). */
   allowDebug?: boolean;
 }
 
@@ -45,6 +45,11 @@ export interface VerifyAttestationOptions {
   expectedNonce?: Uint8Array;
   expectedUserData?: Uint8Array;
   expectedPublicKey?: Uint8Array;
+  /**
+   * Accept a debug-mode document (PCR0/1/2 all zero). Off by default, and independent of
+   * `pcrs`: skipping the PCR comparison never lets a debug-mode enclave through.
+   */
+  allowDebug?: boolean;
 }
 
 export type CheckStatus = 'pass' | 'fail' | 'skipped';

@@ -74,7 +74,7 @@ describe('a well-formed document from a test chain', () => {
     const r = verifyAttestationDocument(makeDocument(chain, { set: { nonce: Uint8Array.of(1) } }), opts({ expectedNonce: Uint8Array.of(1) }));
     expect(r.checks.map((c) => `${c.name}:${c.status}`)).toEqual([
       'cose-structure:pass', 'document-format:pass', 'trust-anchor:pass', 'chain:pass', 'certificate-validity:pass',
-      'cose-signature:pass', 'document-time:pass', 'debug-mode:skipped', 'pcrs:skipped', 'nonce:pass', 'user-data:skipped', 'public-key:skipped',
+      'cose-signature:pass', 'document-time:pass', 'debug-mode:pass', 'pcrs:skipped', 'nonce:pass', 'user-data:skipped', 'public-key:skipped',
     ]);
     expect(r.pcrsUnchecked).toBe(true);
   });
@@ -248,14 +248,18 @@ describe('PCR policy and bindings', () => {
     expect(refusal(() => verifyAttestationDocument(doc, opts({ pcrs: { expected: new Map() } }))).code).toBe('PCR_POLICY_EMPTY');
   });
 
-  it('DEBUG_MODE for a debug document under a PCR policy; allowDebug accepts; skip reports it', () => {
+  it('DEBUG_MODE for a debug document whatever the PCR policy, skip included; allowDebug accepts', () => {
     const doc = makeDocument(chain, { set: { pcrs: debugPcrs() } });
     const expected = new Map([[4, new Uint8Array(48).fill(4)]]);
     expect(refusal(() => verifyAttestationDocument(doc, opts({ pcrs: { expected } }))).code).toBe('DEBUG_MODE');
     expect(verifyAttestationDocument(doc, opts({ pcrs: { expected, allowDebug: true } })).debug).toBe(true);
-    const skipped = verifyAttestationDocument(doc, opts());
-    expect(skipped.debug).toBe(true);
-    expect(skipped.checks.find((c) => c.name === 'debug-mode')?.status).toBe('skipped');
+    expect(verifyAttestationDocument(doc, opts({ pcrs: { expected }, allowDebug: true })).debug).toBe(true);
+    const skipped = refusal(() => verifyAttestationDocument(doc, opts()));
+    expect(skipped.code).toBe('DEBUG_MODE');
+    const allowed = verifyAttestationDocument(doc, opts({ allowDebug: true }));
+    expect(allowed.debug).toBe(true);
+    expect(allowed.checks.find((c) => c.name === 'debug-mode')?.status).toBe('pass');
+    expect(allowed.checks.find((c) => c.name === 'pcrs')?.status).toBe('skipped');
   });
 
   it.each([

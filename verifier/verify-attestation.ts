@@ -5,48 +5,22 @@
 // `checks`; the first failure throws a VerificationError whose detail.checks lists the
 // steps done so far, the failing one last.
 import { checkDocumentInput, parseAttestationPayload } from './attestation.ts';
-import { AWS_NITRO_ROOT_G1_DER, awsNitroRootG1, sha256Hex } from './aws-root.ts';
+import { AWS_NITRO_ROOT_G1_DER, awsNitroRootG1 } from './aws-root.ts';
+import { sha256Hex } from './digest.ts';
 import { checkTrustAnchor, checkValidity, parseCachedCertificate, verifyCertificatePath, type CertificatePath } from './chain.ts';
 import { parseCoseSign1, verifyCoseSign1Es384, type CoseSign1 } from './cose.ts';
+import { CheckRecorder } from './checks.ts';
 import { fail, isVerificationError, VerificationError, type VerifyErrorCode } from './errors.ts';
 import { bytesEqualConstantTime, checkDebugMode, checkPcrs, isDebugDocument } from './pcr.ts';
 import { checkDocumentTime, verificationInstant } from './time.ts';
 import type { AttestationDocument, AttestationVerification, CheckResult, TrustInfo, VerifyAttestationOptions } from './types.ts';
-
-class CheckRecorder {
-  readonly checks: CheckResult[] = [];
-
-  /**
-   * Run one check. A VerificationError is recorded and re-thrown with the checks so far;
-   * anything else thrown inside a check (which would be a bug) becomes `fallback`, so
-   * callers only ever see coded errors for whatever the document contains.
-   */
-  run<T>(name: string, fallback: VerifyErrorCode, fn: () => T, describe: (value: T) => string | undefined): T {
-    let value: T;
-    try {
-      value = fn();
-    } catch (e) {
-      const err = isVerificationError(e)
-        ? e
-        : new VerificationError(fallback, `${name}: ${e instanceof Error ? e.message : String(e)}`);
-      this.checks.push({ name, status: 'fail', detail: err.message });
-      throw new VerificationError(err.code, err.message, { ...err.detail, check: name, checks: [...this.checks] });
-    }
-    const detail = describe(value);
-    this.checks.push(detail === undefined ? { name, status: 'pass' } : { name, status: 'pass', detail });
-    return value;
-  }
-
-  skip(name: string, detail: string): void {
-    this.checks.push({ name, status: 'skipped', detail });
-  }
-}
 
 function validateOptions(options: VerifyAttestationOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('options are required');
   if (options.pcrs !== 'skip' && (typeof options.pcrs !== 'object' || options.pcrs === null || !(options.pcrs.expected instanceof Map))) {
     throw new TypeError("options.pcrs must be { expected: Map<number, Uint8Array> } or 'skip'");
   }
+  if (options.allowDebug !== undefined && typeof options.allowDebug !== 'boolean') throw new TypeError('options.allowDebug must be a boolean');
   for (const key of ['root', 'expectedNonce', 'expectedUserData', 'expectedPublicKey'] as const) {
     const v = options[key];
     if (v !== undefined && !(v instanceof Uint8Array)) throw new TypeError(`options.${key} must be a Uint8Array`);
@@ -77,6 +51,23 @@ function trustInfo(root: Uint8Array, isDefault: boolean): TrustInfo {
     ? 'aws'
     : subjectCommonName(info).includes('SIMULATED') ? 'simulated' : 'custom';
   return { kind, rootSha256, rootSubject: info.subjectText };
+}
+
+/**
+ * A document that chains to a root labelled SIMULATED (the simulator's) is the common
+ * mistake of checking a demo document against AWS: say so, and what to pass instead.
+ */
+function withSimulatedRootHint(e: unknown, first: Uint8Array | undefined): unknown {
+  if (!isVerificationError(e) || e.code !== 'CHAIN_UNTRUSTED_ROOT' || first === undefined) return e;
+  let cn: string;
+  try {
+    cn = subjectCommonName(parseCachedCertificate(first, 'cabundle[0]'));
+  } catch {
+    return e;
+  }
+  if (!cn.includes('SIMULATED')) return e;
+  return new VerificationError(e.code, `${e.message}: the document chains to a SIMULATED root ("${cn}"), not to AWS hardware; ` +
+    'to check a simulated document, pass that root as the trust anchor (CLI: --root simulated-nitro-root.pem, the file the simulator wrote)', e.detail);
 }
 
 function hex(bytes: Uint8Array | null): string {
@@ -126,7 +117,11 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
   const trust = recorder.run('trust-anchor', 'CHAIN_UNTRUSTED_ROOT', () => {
     const root = options.root ?? awsNitroRootG1();
     const info = trustInfo(root, options.root === undefined);
-    checkTrustAnchor(document.cabundle, root);
+    try {
+      checkTrustAnchor(document.cabundle, root);
+    } catch (e) {
+      throw withSimulatedRootHint(e, document.cabundle[0]);
+    }
     return info;
   }, (t) => `cabundle[0] is the ${t.kind === 'aws' ? 'AWS Nitro root G1' : t.kind === 'simulated' ? 'SIMULATED root' : 'CUSTOM root'} (${t.rootSubject}, sha256 ${t.rootSha256})`);
 
@@ -134,10 +129,13 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
     (p) => `${p.certificates.length} certificates, signatures, names and CA constraints valid; leaf key P-384`);
 
   const checkedAt = recorder.run('certificate-validity', 'CERT_EXPIRED', () => {
+    // The NSM signs only with a valid leaf: the path must be valid when the document says
+    // it was made, and also at the verification time (docs/receipt.md, "Pinned rules").
+    checkValidity(path, document.timestamp);
     const at = clockInstant ?? document.timestamp;
     checkValidity(path, at);
     return at;
-  }, (at) => `all certificates valid at ${new Date(at).toISOString()} (${time.kind === 'document' ? 'document timestamp' : time.kind === 'fixed' ? 'fixed time' : 'now'})`);
+  }, (at) => `all certificates valid at the document timestamp and at ${new Date(at).toISOString()} (${time.kind === 'document' ? 'document timestamp' : time.kind === 'fixed' ? 'fixed time' : 'now'})`);
 
   recorder.run('cose-signature', 'COSE_SIGNATURE_INVALID', () => {
     if (!verifyCoseSign1Es384(cose, path.leaf.publicKey)) {
@@ -153,11 +151,12 @@ export function verifyAttestationDocument(bytes: Uint8Array, options: VerifyAtte
 
   const debug = isDebugDocument(document);
   const pcrPolicy = options.pcrs;
+  // Debug mode is refused whatever else is skipped: its memory is readable from the parent.
+  const allowDebug = options.allowDebug === true || (pcrPolicy !== 'skip' && pcrPolicy.allowDebug === true);
+  recorder.run('debug-mode', 'DEBUG_MODE', () => checkDebugMode(document, allowDebug), (d) => d);
   if (pcrPolicy === 'skip') {
-    recorder.skip('debug-mode', debug ? 'debug-mode enclave (PCR0/1/2 all zero); not refused because PCRs are not checked' : 'production enclave');
     recorder.skip('pcrs', 'no PCR expectations: PCRs NOT checked');
   } else {
-    recorder.run('debug-mode', 'DEBUG_MODE', () => checkDebugMode(document, pcrPolicy), (d) => d);
     recorder.run('pcrs', 'PCR_MISMATCH', () => checkPcrs(document, pcrPolicy), (d) => d);
   }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, stringOption, writeJsonLine, type Command } from '../command.ts';
+import { CommandError, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, stringOption, writeJsonLine, type Command } from '../command.ts';
 import { BUILD_REFUSAL_CODES, isBuildError } from '../../build/errors.ts';
 import { buildImage } from '../../reproducible/build-image.ts';
 import { installInterruptCleanup } from '../../reproducible/interrupt.ts';
@@ -14,11 +14,10 @@ export function defaultSourceRoot(): string {
   return fileURLToPath(new URL('../../', import.meta.url));
 }
 
-/** Print a coded build error and map it to an exit code; rethrow anything else. */
-export function reportBuildError(e: unknown, name: string, stderr: Writable): number {
+/** Hand a coded build error to the dispatcher with its exit code; rethrow anything else. */
+export function reportBuildError(e: unknown, _name: string, _stderr: Writable): never {
   if (!isBuildError(e)) throw e;
-  stderr.write(`attested-pack ${name}: ${e.code}: ${e.message}\n`);
-  return BUILD_REFUSAL_CODES.has(e.code) ? EXIT_REFUSED : EXIT_USAGE;
+  throw new CommandError(e.code, e.message, BUILD_REFUSAL_CODES.has(e.code) ? EXIT_REFUSED : EXIT_USAGE);
 }
 
 /** Progress lines on stderr with elapsed seconds. */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pemCertificateToDer, sha256Hex } from '../../verifier/index.ts';
 import { startKmsEmulator, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, type KmsPrincipal } from '../../simulator/kms/server.ts';
 import { KmsStateError } from '../../simulator/kms/state.ts';
-import { EXIT_OK, EXIT_USAGE, UsageError, stringListOption, stringOption, type Command, shutdownSignal } from '../command.ts';
+import { CommandError, EXIT_OK, EXIT_USAGE, UsageError, stringListOption, stringOption, type Command, shutdownSignal } from '../command.ts';
 
 const PRINCIPALS_FILE = 'principals.json';
 
@@ -146,10 +146,7 @@ Example:
         ...(stringOption(values, 'cloudtrail-dir') === undefined ? {} : { cloudTrailDir: resolve(cwd, stringOption(values, 'cloudtrail-dir') ?? '') }),
       });
     } catch (e) {
-      if (e instanceof KmsStateError) {
-        stderr.write(`attested-pack kms-emulator: ${e.code}: ${e.message}\n`);
-        return EXIT_USAGE;
-      }
+      if (e instanceof KmsStateError) throw new CommandError(e.code, e.message, EXIT_USAGE);
       if (e instanceof Error && /EADDRINUSE|EACCES|must be|does not look|configured twice|is not an IAM/.test(e.message)) {
         throw new UsageError(e.message);
       }

@@ -62,7 +62,8 @@ Options:
                           usual AWS environment variables, the region from the key ARN
   --kms-ca PEM            CA certificate to trust for --kms-endpoint
   --bind-context          call KMS Decrypt with the identity/environment encryption
-                          context (artifacts packed with that opt-in binding)
+                          context (artifacts packed with bindEncryptionContext=true,
+                          which Clef's own runtime cannot open: it passes no context)
   --min-revision REV      refuse revisions older than REV (<epoch-ms>-<hex>)
   --json                  one JSON line {identity, environment, revision, keys, values}
 

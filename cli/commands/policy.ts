@@ -14,6 +14,7 @@ import {
   EXIT_OK,
   EXIT_REFUSED,
   EXIT_USAGE,
+  CommandError,
   UsageError,
   requireOption,
   stringListOption,
@@ -46,10 +47,7 @@ async function withPolicyErrors(ctx: CommandContext, name: string, run: () => nu
   try {
     return run();
   } catch (e) {
-    if (isPolicyError(e)) {
-      ctx.stderr.write(`attested-pack ${name}: ${e.code}: ${e.message}\n`);
-      return EXIT_USAGE;
-    }
+    if (isPolicyError(e)) throw new CommandError(e.code, e.message, EXIT_USAGE);
     throw e;
   }
 }

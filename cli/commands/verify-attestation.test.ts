@@ -90,6 +90,15 @@ describe('verify attestation: people output', () => {
     expect(allowed.out).toContain('DEBUG-MODE ENCLAVE (allowed)');
   });
 
+  it('--no-pcr-check does not accept a debug-mode document; --allow-debug does', async () => {
+    const refused = await run(['verify', 'attestation', DEBUG, '--at', 'document', '--no-pcr-check', '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.out)).toMatchObject({ ok: false, error: { code: 'DEBUG_MODE' } });
+    const allowed = await run(['verify', 'attestation', DEBUG, '--at', 'document', '--no-pcr-check', '--allow-debug', '--json']);
+    expect(allowed.code).toBe(0);
+    expect(JSON.parse(allowed.out)).toMatchObject({ ok: true, debug: true });
+  });
+
   it('shows control characters from a document as escapes, never raw', async () => {
     const chain = await makeChain();
     const doc = join(dir, 'escape.cbor');

@@ -12,7 +12,7 @@ import {
   type CheckResult,
   type TrustInfo,
 } from '../../verifier/index.ts';
-import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, type Command } from '../command.ts';
+import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE, UsageError, type Command } from '../command.ts';
 import { describeTrustAnchor, parseVerifyOptions, toAttestationOptions, VERIFY_OPTIONS, VERIFY_OPTIONS_HELP } from '../verify-options.ts';
 
 /** Text files (hex/base64) of a 16 KiB document stay far below this. */
@@ -44,6 +44,26 @@ export function decodeDocumentFile(raw: Uint8Array): { bytes: Uint8Array; encodi
     if (looksLikeCose(bytes)) return { bytes, encoding: 'base64' };
   }
   return { bytes: raw, encoding: 'cbor' };
+}
+
+/**
+ * Why a file that does not start like a COSE_Sign1 (raw, hex or base64) is not one, in
+ * words a person can act on — instead of a CBOR parser's message about the first byte of
+ * a JSON or text file. Undefined for binary data: the verifier says what is wrong.
+ */
+export function notADocument(raw: Uint8Array): string | undefined {
+  const text = Buffer.from(raw).toString('latin1');
+  const start = text.trimStart();
+  if (start.startsWith('{') || start.startsWith('[')) {
+    const receipt = start.includes('"attested-pack/receipt/v1"') ? " (it looks like a receipt: use 'attested-pack verify receipt')" : '';
+    return `this looks like JSON, not a CBOR attestation document${receipt}`;
+  }
+  if (start.startsWith('-----BEGIN')) return 'this is a PEM file, not an attestation document';
+  // Printable text (with line breaks) that did not decode as hex or base64 of a document.
+  if (raw.length > 0 && /^[\t\n\r\x20-\x7e]+$/.test(text)) {
+    return 'this is text, but not the hex or base64 of a CBOR attestation document (COSE_Sign1)';
+  }
+  return undefined;
 }
 
 interface FileReport {
@@ -143,13 +163,10 @@ Examples:
 `,
   options: { ...VERIFY_OPTIONS, 'no-pcr-check': { type: 'boolean' }, json: { type: 'boolean' } },
   positionals: { min: 1, name: 'FILE (an attestation document)' },
-  async run({ values, positionals, stdout, stderr, cwd }) {
+  async run({ values, positionals, stdout, cwd }) {
     const cli = parseVerifyOptions(values, cwd);
     const noPcrCheck = values['no-pcr-check'] === true;
-    if (noPcrCheck && cli.expectedPcrs.size > 0) {
-      stderr.write('attested-pack verify attestation: --no-pcr-check contradicts --pcr/--manifest\n');
-      return EXIT_USAGE;
-    }
+    if (noPcrCheck && cli.expectedPcrs.size > 0) throw new UsageError('--no-pcr-check contradicts --pcr/--manifest');
     const options = toAttestationOptions(cli);
     const json = values.json === true;
     let exit = EXIT_OK;
@@ -182,6 +199,12 @@ function verifyFile(path: string, file: string, options: ReturnType<typeof toAtt
   }
   const { bytes, encoding } = decodeDocumentFile(raw);
   report.encoding = encoding;
+  const notDocument = bytes === raw ? notADocument(raw) : undefined;
+  if (notDocument !== undefined) {
+    report.error = { code: 'MALFORMED_CBOR', message: notDocument };
+    report.checks = [{ name: 'cose-structure', status: 'fail', detail: notDocument }];
+    return report;
+  }
   try {
     const r = verifyAttestationDocument(bytes, options);
     Object.assign(report, {
@@ -199,7 +222,9 @@ function verifyFile(path: string, file: string, options: ReturnType<typeof toAtt
     }
   } catch (e) {
     if (!isVerificationError(e)) throw e;
-    report.error = { code: e.code, message: e.message };
+    // A CBOR parser's message means little without saying what it was reading.
+    const message = e.code === 'MALFORMED_CBOR' && e.detail?.check === 'cose-structure' ? `not a well-formed CBOR attestation document: ${e.message}` : e.message;
+    report.error = { code: e.code, message };
     report.checks = (e.detail?.checks as CheckResult[] | undefined) ?? [];
     try {
       report.trust = trustAnchorInfo(options.root);

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { encryptSops, kmsKeyWrapper } from '../../enclave/sops/encrypt.ts';
 import { sdkKmsEncrypt } from '../../enclave/sops/kms-sdk.ts';
+import { repoRulesYaml } from '../../simulator/dev-trust-policy.ts';
 
 export const DEMO_IDENTITY = 'payments-api';
 export const DEMO_ENVIRONMENTS = ['staging', 'production'] as const;
@@ -69,8 +70,11 @@ function git(cwd: string, args: string[]): string {
 
 export interface SampleRepoOptions {
   dir: string;
-  sopsKeyArn: string;
+  /** Each environment's own SOPS key (the trust policy allows each environment only its own). */
+  sopsKeyArns: Record<(typeof DEMO_ENVIRONMENTS)[number], string>;
   envelopeKeyArn: string;
+  /** The CI workflow (job_workflow_ref) `.attested-pack.yaml` allows to pack. */
+  workflowRef: string;
   /** For the real sops binary: environment with AWS_ENDPOINT_URL_KMS, SSL_CERT_FILE, credentials. */
   sopsEnv: NodeJS.ProcessEnv;
   /** For the fallback encryptor: a client with the editor's credentials. */
@@ -81,7 +85,9 @@ export interface SampleRepoOptions {
 export async function createSampleRepo(opts: SampleRepoOptions): Promise<{ commit: string; encryptedWith: string }> {
   mkdirSync(opts.dir, { recursive: true });
   git(opts.dir, ['init', '-q', '-b', 'main']);
-  writeFileSync(join(opts.dir, 'clef.yaml'), clefYaml(opts.sopsKeyArn, opts.envelopeKeyArn));
+  writeFileSync(join(opts.dir, 'clef.yaml'), clefYaml(opts.sopsKeyArns.production, opts.envelopeKeyArn));
+  const rule = { jobWorkflowRefs: [opts.workflowRef] };
+  writeFileSync(join(opts.dir, '.attested-pack.yaml'), repoRulesYaml({ [DEMO_IDENTITY]: { staging: rule, production: rule } }));
   const sops = findSopsBinary();
   for (const env of DEMO_ENVIRONMENTS) {
     for (const [ns, values] of Object.entries(sampleSecrets(env))) {
@@ -91,14 +97,14 @@ export async function createSampleRepo(opts: SampleRepoOptions): Promise<{ commi
       mkdirSync(dirname(file), { recursive: true });
       if (sops !== undefined) {
         writeFileSync(file, plain);
-        const out = execFileSync(sops, ['encrypt', '--kms', opts.sopsKeyArn, '--input-type', 'yaml', '--output-type', 'yaml', file], {
+        const out = execFileSync(sops, ['encrypt', '--kms', opts.sopsKeyArns[env], '--input-type', 'yaml', '--output-type', 'yaml', file], {
           cwd: opts.dir,
           env: opts.sopsEnv,
           encoding: 'utf8',
         });
         writeFileSync(file, out);
       } else {
-        writeFileSync(file, await encryptSops(plain, { format: 'yaml', fileName: rel, keys: [kmsKeyWrapper({ arn: opts.sopsKeyArn, encrypt: sdkKmsEncrypt(() => opts.editorKms) })] }));
+        writeFileSync(file, await encryptSops(plain, { format: 'yaml', fileName: rel, keys: [kmsKeyWrapper({ arn: opts.sopsKeyArns[env], encrypt: sdkKmsEncrypt(() => opts.editorKms) })] }));
       }
     }
   }

@@ -13,10 +13,18 @@ shift 4
 editors=""
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then editors=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
+# Generate and lint a temporary file; keys.tf is replaced (atomically, by rename) only when
+# both succeed, so a failure never leaves an empty or half-written keys.tf behind.
+target="$here/attested-pack-keys/keys.tf"
+tmp="$here/attested-pack-keys/.keys.$$.tf"
+trap 'rm -f "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 $ap policy generate --format terraform --manifest "$manifest" --role "$role" --admin "$admin" \
-  --readers "$readers" ${editors:+--editors "$editors"} "$@" > "$here/attested-pack-keys/keys.tf"
+  --readers "$readers" ${editors:+--editors "$editors"} "$@" > "$tmp"
 also=""
 prev=""
 for a in "$@"; do [ "$prev" = "--also-manifest" ] && also="$also --also-manifest $a"; prev=$a; done
 # shellcheck disable=SC2086
-$ap policy lint "$here/attested-pack-keys/keys.tf" --manifest "$manifest" $also --role "$role"
+$ap policy lint "$tmp" --manifest "$manifest" $also --role "$role"
+mv -f "$tmp" "$target"

@@ -104,13 +104,21 @@ describe('JwksCache', () => {
     expect(server.calls).toHaveLength(2);
     for (let i = 0; i < 20; i++) expect(await code(cache.getKey('github', `made-up-${i}`, 'RS256'))).toBe('OIDC_INVALID');
     expect(server.calls).toHaveLength(2); // rate-limited: no amplification
-    // The limit is per issuer: gitlab still fetches.
+    // The limit is per issuer: gitlab still fetches (its first set, then one unknown-kid refetch).
     expect(await code(cache.getKey('gitlab', 'nope', 'RS256'))).toBe('OIDC_INVALID');
-    expect(server.calls).toHaveLength(3);
+    expect(server.calls).toHaveLength(4);
     clock.t += 30_000;
     server.serve([k1, k2]);
     await expect(cache.getKey('github', 'k2', 'RS256')).resolves.toBeDefined();
-    expect(server.calls).toHaveLength(4);
+    expect(server.calls).toHaveLength(5);
+  });
+
+  it('rotation: the first token with a newly published kid is accepted at once (only unknown-kid refetches are rate-limited)', async () => {
+    const { cache, server } = setup([k1]);
+    await cache.getKey('github', 'k1', 'RS256');
+    server.serve([k1, k2]);
+    await expect(cache.getKey('github', 'k2', 'RS256')).resolves.toBeDefined();
+    expect(server.calls).toHaveLength(2);
   });
 
   it('unknown kid refetch that fails is JWKS_UNAVAILABLE but keeps the fresh set for known kids', async () => {

@@ -64,8 +64,12 @@ export class JwksCache implements JwksSource {
     let entry = await this.#fresh(issuer);
     let key = entry.keys.find((k) => k.kid === kid);
     if (key === undefined) {
+      // Rate-limit the refetches unknown kids cause (not ordinary fetches): the first token
+      // signed with a newly rotated key is accepted at once; a stream of made-up kids costs
+      // the issuer at most one fetch per interval.
       const last = this.#lastFetch.get(issuer.id) ?? -Infinity;
-      if (this.#now() - last < this.#refetchMs) authzFail('OIDC_INVALID', `unknown kid "${kid.slice(0, 64)}" for issuer "${issuer.id}" (key set refreshed less than ${this.#refetchMs / 1000} s ago)`);
+      if (this.#now() - last < this.#refetchMs) authzFail('OIDC_INVALID', `unknown kid "${kid.slice(0, 64)}" for issuer "${issuer.id}" (an unknown kid already caused a refetch less than ${this.#refetchMs / 1000} s ago)`);
+      this.#lastFetch.set(issuer.id, this.#now());
       entry = await this.#refetch(issuer);
       key = entry.keys.find((k) => k.kid === kid);
       if (key === undefined) authzFail('OIDC_INVALID', `unknown kid "${kid.slice(0, 64)}" for issuer "${issuer.id}"`);
@@ -102,7 +106,6 @@ export class JwksCache implements JwksSource {
 
   async #load(issuer: TrustedIssuer): Promise<Entry> {
     const startedAt = this.#now();
-    this.#lastFetch.set(issuer.id, startedAt);
     let body: Uint8Array;
     try {
       body = await this.#fetch(issuer.jwksUrl, issuer.caBundlePem);

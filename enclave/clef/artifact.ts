@@ -3,6 +3,7 @@
 // ciphertextHash rule, and a strict shape check for reading.
 import { createHash } from 'node:crypto';
 import { ClefError } from './errors.ts';
+import { parseStrictJson } from '../../verifier/strict-json.ts';
 
 export interface KmsEnvelope {
   provider: string;
@@ -90,13 +91,15 @@ export type ParsedArtifactJson = { kind: 'revoked'; artifact: RevokedArtifact } 
 
 /** Parse artifact JSON with Clef's shape rules (and non-empty fields). No crypto here. */
 export function parseArtifactJson(text: string | Uint8Array): ParsedArtifactJson {
-  const s = typeof text === 'string' ? text : Buffer.from(text).toString('utf8');
-  if (Buffer.byteLength(s, 'utf8') > MAX_ARTIFACT_BYTES) malformed('artifact larger than 64 MiB');
+  const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.length;
+  if (size > MAX_ARTIFACT_BYTES) malformed('artifact larger than 64 MiB');
   let x: unknown;
   try {
-    x = JSON.parse(s);
-  } catch {
-    return malformed('artifact is not valid JSON');
+    // Strict on our reading side only (Clef's runtime reads what we write either way):
+    // duplicate members, a BOM or invalid UTF-8 would let two readers see two artifacts.
+    x = parseStrictJson(text);
+  } catch (e) {
+    return malformed(`artifact is not strict UTF-8 JSON: ${(e as Error).message}`);
   }
   if (typeof x !== 'object' || x === null || Array.isArray(x)) malformed('expected a JSON object');
   const o = x as Record<string, unknown>;

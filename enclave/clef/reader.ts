@@ -8,6 +8,7 @@ import { Decrypter } from 'age-encryption';
 import { ciphertextHash, parseArtifactJson, parseRevision, type PackedArtifact } from './artifact.ts';
 import { artifactEncryptionContext, openWithDek, type KmsDecryptDekFn } from './envelope.ts';
 import { ClefError } from './errors.ts';
+import { parseStrictJson } from '../../verifier/strict-json.ts';
 import type { SecretValues } from './pack.ts';
 import { clefSignaturePayload, parseVerifyKey, verifyArtifactSignature } from './signature.ts';
 import { timingSafeEqual } from 'node:crypto';
@@ -141,17 +142,20 @@ export function verifyArtifact(json: string | Uint8Array, opts: ReadArtifactOpti
 function parsePlaintext(plain: string): SecretValues {
   let x: unknown;
   try {
-    x = JSON.parse(plain);
-  } catch {
-    throw new ClefError('ARTIFACT_DECRYPT_FAILED', 'decrypted payload is not JSON');
+    x = parseStrictJson(plain);
+  } catch (e) {
+    throw new ClefError('ARTIFACT_DECRYPT_FAILED', `decrypted payload is not strict JSON: ${(e as Error).message}`);
   }
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new ClefError('ARTIFACT_DECRYPT_FAILED', 'decrypted payload is not a JSON object');
+  const out: SecretValues = {};
   for (const [ns, bucket] of Object.entries(x)) {
     if (typeof bucket !== 'object' || bucket === null || Array.isArray(bucket) || Object.values(bucket).some((v) => typeof v !== 'string')) {
       throw new ClefError('ARTIFACT_DECRYPT_FAILED', `decrypted namespace '${ns}' is not a map of strings`);
     }
+    // Plain objects for callers (the strict reader returns null-prototype ones).
+    Object.defineProperty(out, ns, { value: { ...(bucket as Record<string, string>) }, enumerable: true, writable: true, configurable: true });
   }
-  return x as SecretValues;
+  return out;
 }
 
 /** Verify everything, then decrypt. Nothing is returned unless every check passed. */

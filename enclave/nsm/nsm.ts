@@ -1,23 +1,6 @@
 // The Nitro Security Module as the pack service sees it. Two implementations: the
 // hardware one (`device.ts`, /dev/nsm ioctl) and the simulator (`simulator/nsm.ts`,
 // documents from a SIMULATED test CA). Code inside the enclave depends only on this.
-
-export interface NsmAttestationRequest {
-  /** Bound into the document's `user_data` (≤ 1024 bytes); the receipt puts SHA-384(PAE) here. */
-  userData?: Uint8Array | null;
-  /** Bound into `nonce` (≤ 1024 bytes): the CI's freshness challenge. */
-  nonce?: Uint8Array | null;
-  /** Bound into `public_key` (≤ 1024 bytes): for KMS Recipient, an RSA-2048 DER SPKI. */
-  publicKey?: Uint8Array | null;
-}
-
-export interface Nsm {
-  /** 'simulated' documents chain only to a SIMULATED root; nothing trusts them by default. */
-  readonly kind: 'hardware' | 'simulated';
-  /** A fresh COSE_Sign1 attestation document (untagged, as the NSM returns it). */
-  attest(req: NsmAttestationRequest): Promise<Uint8Array>;
-  /** The PCRs this enclave's documents report (index → 48 bytes). */
-  describePcrs(): Promise<Map<number, Uint8Array>>;
-  /** Random bytes from the NSM's entropy source. */
-  getRandom(length: number): Promise<Uint8Array>;
-}
+// The types live in verifier/nsm-types.ts (shared with the simulator, which may not import
+// enclave/); this module is the enclave's name for them.
+export type { Nsm, NsmAttestationRequest } from '../../verifier/nsm-types.ts';

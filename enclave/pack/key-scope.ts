@@ -18,7 +18,7 @@ export function sopsFilesOf(tree: GitSnapshot, manifest: ClefManifest, identity:
   for (const cell of identityCells(manifest, identity, environment)) {
     const f = tree.readFile(cell.path);
     if (f === null) continue;
-    const parsed = parseSops(Buffer.from(f.content).toString('utf8'), { format: formatForFileName(cell.path), fileName: cell.path });
+    const parsed = parseSops(f.content, { format: formatForFileName(cell.path), fileName: cell.path });
     const kmsArns = parsed.metadata.keyGroups.flat().flatMap((k) => (k.type === 'kms' ? [k.arn] : []));
     out.push({ path: cell.path, kmsArns });
   }

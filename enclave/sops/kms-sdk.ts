@@ -1,6 +1,7 @@
 // The plain-use KMS flavour: sops data keys through @aws-sdk/client-kms. The region comes
-// from the key ARN, as in sops. (The enclave plugs in its own Decrypt+Recipient function
-// instead; nothing in the pack path needs this module.)
+// from the key ARN, as in sops. The enclave decrypts with its own Decrypt+Recipient function
+// (enclave/kms.ts) and takes only `regionOfKmsArn` from here; the SDK wrappers serve the
+// demo's sample repository (sdkKmsEncrypt) and tests.
 import { DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
 import type { KmsEncryptFn } from './encrypt.ts';
 import type { KmsDecryptFn } from './unwrap.ts';

@@ -16,6 +16,9 @@ export function attestationRecipientVerifier(root: Uint8Array | undefined, now: 
         ...(root === undefined ? {} : { root }),
         time: { kind: 'now', now, maxAgeMs: RECIPIENT_MAX_AGE_MS },
         pcrs: 'skip',
+        // AWS KMS accepts a debug-mode document and leaves it to the key policy's PCR
+        // conditions; the emulator does the same.
+        allowDebug: true,
       });
       const { publicKey, pcrs, moduleId } = result.document;
       if (publicKey === null) kmsFail('ValidationException', 'The attestation document in the Recipient has no public_key.');

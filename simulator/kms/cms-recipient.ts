@@ -6,7 +6,7 @@
 import { constants, createCipheriv, createHash, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, ContentInfo, EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientInfo, RSAESOAEPParams } from 'pkijs';
-import { OID_AES256_CBC, OID_DATA, OID_ENVELOPED_DATA, OID_MGF1, OID_RSAES_OAEP, OID_SHA256 } from '../../enclave/cms.ts';
+import { OID_AES256_CBC, OID_DATA, OID_ENVELOPED_DATA, OID_MGF1, OID_RSAES_OAEP, OID_SHA256 } from '../../verifier/cms-oids.ts';
 
 function ab(b: Uint8Array): ArrayBuffer {
   return new Uint8Array(b).buffer;

@@ -91,13 +91,6 @@ export function encryptionContext(input: Input, name = 'EncryptionContext'): Rec
   return out;
 }
 
-export function optStringList(input: Input, name: string): string[] | undefined {
-  const v = input[name];
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) typeError(name, 'list of strings');
-  return v as string[];
-}
-
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }

@@ -529,8 +529,3 @@ export const OPERATIONS: Record<string, Operation> = {
   Verify: verifyOp,
   GetPublicKey: getPublicKey,
 };
-
-/** Exported for tests: the ARN forms `resolveKey` accepts. */
-export function keyArnFor(region: string, accountId: string, keyId: string): string {
-  return `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
-}

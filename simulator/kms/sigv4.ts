@@ -2,8 +2,9 @@
 // We recompute the signature exactly as the SigV4 spec describes (canonical request →
 // string to sign → HMAC chain) from the headers the client says it signed, and answer
 // with the error names AWS front ends use, so SDKs and sops see real failures.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { kmsFail } from './errors.ts';
+import { sha256Hex } from '../../verifier/digest.ts';
 
 export interface Credentials {
   accessKeyId: string;
@@ -34,9 +35,6 @@ export interface SigV4Options {
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const DEFAULT_SKEW_MS = 15 * 60 * 1000;
 
-function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 function hmac(key: Uint8Array | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();

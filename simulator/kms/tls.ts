@@ -38,12 +38,15 @@ export interface GeneratedCa {
   caKeyPem: string;
 }
 
-/** A new CA (ECDSA P-256, 10 years), labelled as the emulator's. */
-export async function generateCa(now = Date.now()): Promise<GeneratedCa> {
+const DEFAULT_CA_NAME = 'CN=attested-pack KMS emulator test CA (SIMULATED), O=attested-pack';
+const DEFAULT_SERVER_NAME = 'CN=attested-pack KMS emulator (SIMULATED)';
+
+/** A new CA (ECDSA P-256, 10 years), labelled as the emulator's unless named otherwise. */
+export async function generateCa(now = Date.now(), subject = DEFAULT_CA_NAME): Promise<GeneratedCa> {
   const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
-    name: 'CN=attested-pack KMS emulator test CA (SIMULATED), O=attested-pack',
+    name: subject,
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
     signingAlgorithm: SIGN,
@@ -59,7 +62,7 @@ export async function generateCa(now = Date.now()): Promise<GeneratedCa> {
 }
 
 /** A server certificate issued by the CA for the given host names / IP addresses. */
-export async function issueServerCertificate(ca: GeneratedCa, hosts: string[], now = Date.now()): Promise<TlsMaterial> {
+export async function issueServerCertificate(ca: GeneratedCa, hosts: string[], now = Date.now(), subject = DEFAULT_SERVER_NAME): Promise<TlsMaterial> {
   const caCert = new x509.X509Certificate(ca.caPem);
   const caKey = await webcrypto.subtle.importKey(
     'pkcs8',
@@ -74,7 +77,7 @@ export async function issueServerCertificate(ca: GeneratedCa, hosts: string[], n
   );
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
-    subject: 'CN=attested-pack KMS emulator (SIMULATED)',
+    subject,
     issuer: caCert.subject,
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + 2 * 365 * 24 * 3600_000),
