@@ -260,7 +260,8 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     const body = await readBody(req, res, maxBody);
     if (body === undefined) return;
     const requestId = randomUUID();
-    const idHeader = { 'x-amzn-requestid': requestId };
+    // The emulator's clock is the server's clock: SDKs correct their skew from Date.
+    const idHeader = { 'x-amzn-requestid': requestId, date: new Date(now()).toUTCString() };
     let logged: Omit<KmsCallRecord, 'output' | 'error'> | undefined;
     try {
       const headers = lowerHeaders(req);
