@@ -3,6 +3,7 @@
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHostApp } from './app.ts';
+import { directoryReceiptStore, s3ReceiptStore, type ReceiptStore } from './receipt-store.ts';
 import type { HostConfig } from './config.ts';
 import { credentialSource, type CredentialSource } from './credentials.ts';
 import { startEgressProxy, type EgressOptions, type RunningEgressProxy } from './egress.ts';
@@ -38,6 +39,10 @@ export function hostLogger(level: HostConfig['logLevel'], destination?: NodeJS.W
   );
 }
 
+function openReceiptStore(c: NonNullable<HostConfig['receiptStore']>, region: string): ReceiptStore {
+  return 'dir' in c ? directoryReceiptStore(c.dir) : s3ReceiptStore({ ...c.s3, region });
+}
+
 export async function startHost(config: HostConfig, opts: StartHostOptions = {}): Promise<RunningHost> {
   const logger = opts.logger ?? hostLogger(config.logLevel);
   const metrics = new Metrics();
@@ -71,6 +76,7 @@ export async function startHost(config: HostConfig, opts: StartHostOptions = {})
     ...(config.metricsTokenSha256 === undefined ? {} : { metricsTokenSha256: config.metricsTokenSha256 }),
     logger,
     ...(opts.now === undefined ? {} : { now: opts.now }),
+    ...(config.receiptStore === undefined ? {} : { receiptStore: openReceiptStore(config.receiptStore, config.region) }),
   });
   const address =
     'socketPath' in config.listen

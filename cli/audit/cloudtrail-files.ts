@@ -36,13 +36,14 @@ function strictJson(bytes: Uint8Array | string, where: string): unknown {
   }
 }
 
-function decompress(bytes: Buffer, file: string): Buffer {
+function decompress(bytes: Buffer, file: string, max: number): Buffer {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
   try {
-    return gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_FILE_BYTES });
+    // maxOutputLength stops inflation at the cap: a gzip bomb costs at most `max` bytes.
+    return gunzipSync(bytes, { maxOutputLength: max });
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-      auditFail('AUDIT_INPUT_TOO_LARGE', `${file}: decompresses to more than ${MAX_DECOMPRESSED_FILE_BYTES} bytes`);
+      auditFail('AUDIT_INPUT_TOO_LARGE', `${file}: decompresses to more than ${max} bytes`);
     }
     return auditFail('AUDIT_CLOUDTRAIL_MALFORMED', `${file}: not a valid gzip file (${(e as Error).message})`);
   }
@@ -92,7 +93,7 @@ function listFiles(path: string, out: string[]): void {
   if (out.length > MAX_FILES) auditFail('AUDIT_INPUT_TOO_LARGE', `more than ${MAX_FILES} CloudTrail files`);
 }
 
-export function readTrailFile(file: string, into: TrailInput): void {
+export function readTrailFile(file: string, into: TrailInput, maxDecompressedBytes = MAX_DECOMPRESSED_FILE_BYTES): void {
   let bytes: Buffer;
   try {
     if (statSync(file).size > MAX_COMPRESSED_FILE_BYTES) auditFail('AUDIT_INPUT_TOO_LARGE', `${file}: larger than ${MAX_COMPRESSED_FILE_BYTES} bytes`);
@@ -101,7 +102,7 @@ export function readTrailFile(file: string, into: TrailInput): void {
     if (e instanceof AuditError) throw e;
     return auditFail('AUDIT_INPUT_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`);
   }
-  const list = rawEvents(strictJson(decompress(bytes, file), file), file);
+  const list = rawEvents(strictJson(decompress(bytes, file, maxDecompressedBytes), file), file);
   list.forEach((raw, i) => {
     const e = readTrailEvent(raw, `${file}#${i}`);
     if (e === null) into.otherEvents++;
@@ -112,10 +113,10 @@ export function readTrailFile(file: string, into: TrailInput): void {
 }
 
 /** Read every CloudTrail file under the given paths (files or directories). */
-export function readTrail(paths: string[]): TrailInput {
+export function readTrail(paths: string[], maxDecompressedBytes = MAX_DECOMPRESSED_FILE_BYTES): TrailInput {
   const files: string[] = [];
   for (const p of paths) listFiles(p, files);
   const into: TrailInput = { events: [], otherEvents: 0, files: 0 };
-  for (const f of files) readTrailFile(f, into);
+  for (const f of files) readTrailFile(f, into, maxDecompressedBytes);
   return into;
 }
