@@ -49,7 +49,7 @@ rect.packs{fill:#3b6ea5}rect.unexplained{fill:#d11a2a}.key{display:inline-block;
 
 export function renderAuditHtml(r: AuditReport, generatedAt: string): string {
   const f = r.findings;
-  const verdict = r.clean ? 'Audit clean: every attested KMS call is explained by a verified receipt' : `Audit found unexplained activity (${f.unexplained.length} unexplained calls)`;
+  const verdict = r.clean ? 'Audit clean: every attested KMS call is explained by a verified receipt' : `Audit found unexplained activity (${f.unexplained.length} unexplained call${f.unexplained.length === 1 ? '' : 's'})`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>attested-pack audit</title><style>${STYLE}</style></head><body>
