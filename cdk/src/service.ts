@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { stringify as toYaml } from 'yaml';
 import type { BuildManifest } from '../../verifier/build-manifest.ts';
 import { enclaveRoleArn } from './keys.ts';
+import { AttestedPackReceiptBucket } from './receipt-bucket.ts';
 
 const UNIT_DIR = new URL('../../deploy/systemd/', import.meta.url);
 const UNITS = ['attested-pack-enclave.service', 'attested-pack-enclave-bridge.service', 'attested-pack-egress-bridge.service', 'attested-pack-host.service'];
@@ -44,6 +45,8 @@ export interface AttestedPackServiceProps {
   /** Default attested-pack-enclave; the key policies name arn:…:role/<roleName>. */
   roleName?: string;
   logRetention?: logs.RetentionDays;
+  /** Receipt store (docs/receipt-store.md); default: a new AttestedPackReceiptBucket. */
+  receipts?: AttestedPackReceiptBucket;
 }
 
 export class AttestedPackService extends Construct {
@@ -52,6 +55,7 @@ export class AttestedPackService extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly launchTemplate: ec2.LaunchTemplate;
   readonly logGroup: logs.LogGroup;
+  readonly receipts: AttestedPackReceiptBucket;
   readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
   readonly instance?: ec2.CfnInstance;
 
@@ -95,6 +99,8 @@ export class AttestedPackService extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
     this.logGroup.grantWrite(this.role);
+    this.receipts = props.receipts ?? new AttestedPackReceiptBucket(this, 'Receipts');
+    this.receipts.grantPutReceipts(this.role);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -114,6 +120,8 @@ export class AttestedPackService extends Construct {
       egress: { socketPath: '/run/attested-pack/egress.sock', allow: [`kms.${stack.region}.amazonaws.com:443`, `kms-fips.${stack.region}.amazonaws.com:443`] },
       credentials: { source: 'imds' },
       logLevel: 'info',
+      // Every receipt is stored before it is returned (a failed store withholds the pack).
+      receiptStore: { s3: { bucket: this.receipts.bucket.bucketName, prefix: this.receipts.prefix } },
     };
     const units = UNITS.map((name) => {
       let text = readFileSync(new URL(name, UNIT_DIR), 'utf8');
