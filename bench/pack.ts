@@ -3,6 +3,8 @@
 // (through POST /v1/pack vs calling the enclave endpoint directly, same run); and the plain
 // baseline a CI runner would do today: the real `sops -d` per file against the same KMS
 // (emulator) + assembling the JSON — in the same run, on the same repo.
+// Then bench/pack-scale.ts: growth with files and keys at 0 and 15 ms KMS latency, throughput at
+// 1, 4 and 16 concurrent packs, peak RSS.
 // Usage: npx tsx bench/pack.ts [--iterations N]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -25,6 +27,7 @@ import { startEnclaveServer } from '../enclave/server.ts';
 import { createSimulatedNsm } from '../simulator/nsm.ts';
 import { findSopsBinary } from '../cli/demo/sample-repo.ts';
 import type { PackPhases } from '../enclave/pack.ts';
+import { packScale } from './pack-scale.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const run = promisify(execFile);
@@ -238,3 +241,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Growth with files/keys, 0 and 15 ms KMS latency, and throughput at 1/4/16 concurrent packs.
+process.stdout.write(`${(await packScale()).join('\n')}\n`);

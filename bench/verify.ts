@@ -234,12 +234,55 @@ const rows: Row[] = [
   { name: '@evervault/wasm-attestation-bindings validateAttestationDocPcrs', set: sub, docs: wasmSet, once: wasmOnce, prime: wasmOnce, best: 0, fastest: new Map() },
 ];
 measureRows(rows);
+
+// ---------- CLI: one process over many files ----------
+// `attested-pack verify attestation FILE…` over a batch: every valid document CLI_COPIES
+// times (the list repeated), one process, start-up included. In the same run and
+// interleaved with it: the floor over the same sequence, and the library over the same
+// sequence in one pass with caches cleared first (so, like the CLI, it meets each chain
+// cold once). Least CPU time of CLI_RUNS runs each.
+const CLI_COPIES = Number(process.env.BENCH_CLI_COPIES ?? 20);
+const CLI_RUNS = Number(process.env.BENCH_CLI_RUNS ?? 3);
+const BIN = join(ROOT, 'bin', 'attested-pack');
+const compiled = spawnSync(process.execPath, [join(ROOT, 'scripts', 'compile.mjs')], { stdio: 'inherit' });
+if (compiled.status !== 0) throw new Error('npm run build failed');
+const sequence: Doc[] = Array.from({ length: CLI_COPIES }, () => DOCS).flat();
+const sequenceFiles = sequence.map((d) => fileURLToPath(new URL(d.file, FIXTURES)));
+// CPU time (user + system), not wall time: on a shared machine a multi-second run cannot
+// dodge other processes the way the per-document fastest-of-N rows above do, and CPU time
+// is what each of the three spends on the batch. The CLI's is measured by /usr/bin/time.
+const cpuNs = (fn: () => void): number => {
+  const before = process.cpuUsage();
+  fn();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) * 1000;
+};
+const GNU_TIME = '/usr/bin/time';
+if (!existsSync(GNU_TIME)) throw new Error('the CLI batch row needs /usr/bin/time (Debian package time)');
+const batch = { floor: Infinity, library: Infinity, cli: Infinity };
+for (let run = 0; run < CLI_RUNS; run++) {
+  batch.floor = Math.min(batch.floor, cpuNs(() => sequence.forEach(floor)));
+  batch.library = Math.min(batch.library, cpuNs(() => {
+    clearChainCache();
+    sequence.forEach(ours);
+  }));
+  const r = spawnSync(GNU_TIME, ['-f', '%U %S', process.execPath, BIN, 'verify', 'attestation', ...sequenceFiles, '--at', 'document', '--no-pcr-check', '--json'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`CLI batch exited ${r.status}: ${r.stderr.toString().slice(0, 500)}`);
+  const [user, system] = (r.stderr.toString().trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  if (!Number.isFinite(user) || !Number.isFinite(system)) throw new Error(`unexpected /usr/bin/time output: ${r.stderr.toString()}`);
+  batch.cli = Math.min(batch.cli, ((user as number) + (system as number)) * 1e9);
+}
+const perSecond = (ns: number): number => sequence.length / (ns / 1e9);
+const batchSet = `${CLI_COPIES} × ${DOCS.length}`;
 const results: Array<[string, string, number]> = [];
 const add = (name: string, set: string, perSecond: number): void => {
   results.push([name, set, perSecond]);
   console.log(`${name.padEnd(64)} ${set.padEnd(8)} ${rate(perSecond).padStart(7)} docs/s`);
 };
 for (const row of rows) add(row.name, row.set, row.best);
+add('floor: 2 × P-384 verify (node:crypto, prepared), batch sequence, per CPU second', batchSet, perSecond(batch.floor));
+add('attested-pack verifyAttestationDocument, one pass over the batch (caches cleared first), per CPU second', batchSet, perSecond(batch.library));
+add('attested-pack verify attestation FILE… --json (CLI, one process, start-up included), per CPU second', batchSet, perSecond(batch.cli));
 const [floorAll, oursAll, oursColdAll, floorSub, oursSub, wasmRate] = rows.map((r) => r.best) as [number, number, number, number, number, number];
 
 const lib = FAKETIME_LIBS.find((p) => existsSync(p));
@@ -277,6 +320,11 @@ documents ÷ the sum of those times (load average at the end: ${loadavg().map((l
 |---|---|---:|
 ${results.map(([n, s, r]) => `| ${n} | ${s} | ${rate(r)} |`).join('\n')}
 
+- CLI batch: \`attested-pack verify attestation\` over ${sequence.length} files (the ${DOCS.length} documents, list repeated ${CLI_COPIES}×),
+  one process, ${CLI_RUNS} runs interleaved with the floor and the library over the same sequence, least CPU time
+  (user + system; the CLI's from \`/usr/bin/time\`, start-up included) of each:
+  the CLI is ${pct(perSecond(batch.cli), perSecond(batch.floor))} of the floor and ${pct(perSecond(batch.cli), perSecond(batch.library))} of the library's one-pass rate. Each enclave's
+  chain is met cold once (its certificates parsed, CA→CA signatures checked), as by any batch verifier.
 - Ours (warm) is ${pct(oursAll, floorAll)} of the floor on all ${DOCS.length} documents (${pct(oursSub, floorSub)} on the peers' set); cold caches: ${pct(oursColdAll, floorAll)}.
 - vs wasm peer: ${(oursSub / wasmRate).toFixed(1)}× faster${nativeRate === undefined ? '' : `; vs native peer: ${(oursSub / nativeRate).toFixed(1)}× faster`} (same ${wasmSet.length} documents, warm).${nativeRate === undefined ? '' : `
   With cold caches (every certificate parsed, five signatures checked) ours does ${rate(oursColdAll)} docs/s,

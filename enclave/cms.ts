@@ -7,6 +7,7 @@
 import { constants, createDecipheriv, createHash, createPublicKey, privateDecrypt, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, ContentInfo, EnvelopedData, KeyTransRecipientInfo, RSAESOAEPParams } from 'pkijs';
+import { parseKmsShape } from './cms-fast.ts';
 
 import { OID_AES256_CBC, OID_DATA, OID_ENVELOPED_DATA, OID_MGF1, OID_RSAES_OAEP, OID_SHA256 } from '../verifier/cms-oids.ts';
 
@@ -86,7 +87,15 @@ function checkOaepParams(alg: AlgorithmIdentifier): void {
 
 /** Parse the structure without decrypting (strict to the KMS profile). */
 export function parseCiphertextForRecipient(ber: Uint8Array): ParsedCiphertextForRecipient {
+  return parseCiphertextForRecipientWith(ber, true);
+}
+
+/** `fast: false` always runs the full pkijs parse (tests compare both). */
+export function parseCiphertextForRecipientWith(ber: Uint8Array, fast: boolean): ParsedCiphertextForRecipient {
   if (ber.length > MAX_CMS_BYTES) fail('CMS_TOO_LARGE', `CiphertextForRecipient is larger than ${MAX_CMS_BYTES} bytes`);
+  // The exact KMS shape without pkijs (cms-fast.ts); anything else gets the full parse.
+  const quick = fast ? parseKmsShape(ber) : undefined;
+  if (quick !== undefined) return quick;
   try {
     return parseStructure(ber);
   } catch (e) {
@@ -140,9 +149,18 @@ function parseStructure(ber: Uint8Array): ParsedCiphertextForRecipient {
   return { recipients, iv, encryptedContent };
 }
 
+// Deriving and exporting the public key costs about a millisecond; a pack opens one reply
+// per data key with the same key, so the identifier is computed once per key object.
+const spkiIds = new WeakMap<KeyObject, Buffer>();
+
 function spkiSha256(privateKey: KeyObject): Buffer {
-  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest();
+  let id = spkiIds.get(privateKey);
+  if (id === undefined) {
+    const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+    id = createHash('sha256').update(spki).digest();
+    spkiIds.set(privateKey, id);
+  }
+  return id;
 }
 
 /**

@@ -10,8 +10,9 @@
 //   5. build the receipt (docs/receipt.md) and bind it to a fresh attestation document.
 import { EnclaveProtocolError } from './protocol.ts';
 import type { PackContext, PackHandler, PackInput } from './server.ts';
-import { kmsClientFactory, RecipientKeyPool, recipientDecrypt, KmsRecipientError, type EnclaveKmsConfig } from './kms.ts';
+import { kmsClientFactory, RecipientKeyPool, RecipientSession, recipientDecrypt, KmsRecipientError, type EnclaveKmsConfig } from './kms.ts';
 import { kmsUnwrapper } from './sops/unwrap.ts';
+import { dedupKmsDecrypt, wallTimed } from './unwrap-pool.ts';
 import { isSopsError } from './sops/errors.ts';
 import { isClefError, ClefError } from './clef/errors.ts';
 import { parseClefManifest, findIdentity, type ClefManifest } from './clef/manifest.ts';
@@ -98,6 +99,7 @@ interface PackState {
   auth: PackAuthorizationResult;
   kms: ReturnType<typeof kmsClientFactory>;
   kmsTime: { ms: number };
+  unwrapConcurrency: number | undefined;
 }
 
 /** Steps 2–3: clef.yaml, the key scope check, then every SOPS file decrypted. */
@@ -109,8 +111,10 @@ async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
     refuse('UNSUPPORTED_PROVIDER', `identity '${identity.name}' uses KMS provider '${target.kms.provider}'; the enclave supports aws`);
   }
   checkKeysAllowed(sopsFilesOf(input.tree, clef.manifest, input.identity, input.environment), s.auth.allowedKmsKeyArns, input.environment);
-  const recipient = await recipients.take();
+  // One RSA key and one attestation document serve every Recipient call of this pack.
+  const recipient = await RecipientSession.open(ctx.nsm, recipients);
   const sopsKeys = new Set<string>();
+  const sopsDecrypt = dedupKmsDecrypt(wallTimed(s.kmsTime, recipientDecrypt(s.kms.clientFor, recipient, sopsKeys)));
   const blobIds = new Map<string, string>();
   const resolved = await resolveIdentitySecrets({
     manifest: clef.manifest,
@@ -124,8 +128,9 @@ async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
       // Bytes, not a lossy UTF-8 decode: the SOPS parser refuses what sops refuses.
       return f.content;
     },
-    unwrapper: kmsUnwrapper(timed(s.kmsTime, recipientDecrypt(s.kms.clientFor, ctx.nsm, recipient, sopsKeys))),
-  });
+    unwrapper: kmsUnwrapper(sopsDecrypt),
+    ...(s.unwrapConcurrency === undefined ? {} : { concurrency: s.unwrapConcurrency }),
+  }).finally(() => sopsDecrypt.clear());
   ctx.signal.throwIfAborted();
   return { clef, identity, target, resolved, sopsKeys, blobIds };
 }
@@ -163,7 +168,7 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
     const authorized = performance.now();
     const kmsCalls = new KmsCallLog();
     const kms = kmsClientFactory(config.kms, input.credentials, kmsCalls);
-    const s: PackState = { input, ctx, options, auth, kms, kmsTime: { ms: 0 } };
+    const s: PackState = { input, ctx, options, auth, kms, kmsTime: { ms: 0 }, unwrapConcurrency: config.kms.unwrapConcurrency };
     try {
       const { clef, identity, target, resolved, sopsKeys, blobIds } = await resolveSecrets(s, recipients);
       const packed = await sealArtifact(s, target, resolved, now);

@@ -16,6 +16,10 @@ export interface TunnelOptions {
   caPem: string;
   /** Time allowed for the tunnel handshake and TLS (ms). */
   connectTimeoutMs?: number;
+  /** Abandons a connection still in progress (the raw stream is destroyed, never leaked). */
+  signal?: AbortSignal;
+  /** Connections kept per agent (default 8): as many as KMS calls a pack makes at once. */
+  maxSockets?: number;
 }
 
 export class TunnelError extends Error {
@@ -82,8 +86,15 @@ export function connectTlsThroughTunnel(opts: TunnelOptions, host: string, port:
           minVersion: 'TLSv1.2',
           ALPNProtocols: ['http/1.1'],
         });
-        secure.once('secureConnect', () => resolve(secure));
+        const onAbort = () => secure.destroy(new TunnelError('TUNNEL_TIMEOUT', `TLS to ${host}:${port} abandoned`));
+        if (opts.signal?.aborted === true) onAbort();
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        secure.once('secureConnect', () => {
+          opts.signal?.removeEventListener('abort', onAbort);
+          resolve(secure);
+        });
         secure.once('error', (e) => {
+          opts.signal?.removeEventListener('abort', onAbort);
           raw.destroy();
           reject(e);
         });
@@ -93,7 +104,7 @@ export function connectTlsThroughTunnel(opts: TunnelOptions, host: string, port:
 
 /** An https.Agent whose sockets are TLS-over-tunnel streams. */
 export function createTunnelAgent(opts: TunnelOptions): https.Agent {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 8 });
   // Node's Agent accepts a stream through this callback (http.Agent#createConnection).
   (agent as unknown as {
     createConnection: (o: { host?: string; hostname?: string; port?: number | string }, cb: (err: Error | null, s?: Duplex) => void) => undefined;

@@ -309,7 +309,8 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
           deps.metrics.inc('attested_pack_enclave_errors_total', { code: e.code });
           outcome(e.code.toLowerCase());
           const status = statusForEnclaveError(e.code, e.detail);
-          request.log.warn({ code: e.code, detail: e.detail }, 'enclave refused the pack');
+          // The full reason (it may name the role, instance and key policy) stays in the host log.
+          request.log.warn({ code: e.code, detail: e.detail, reason: e.message }, 'enclave refused the pack');
           if (status === 503) void reply.header('retry-after', '5');
           return reply.code(status).send(errorBody(request, e.code, messageForCi(e, request.id), e.detail));
         }

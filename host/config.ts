@@ -72,6 +72,8 @@ export interface HostConfig {
   auth: { tokens: TokenRule[]; githubOidc?: GithubOidcConfig };
   /** Bearer token (its SHA-256) that /metrics requires; absent = unauthenticated (bind privately). */
   metricsTokenSha256?: string;
+  /** How long one enclave health probe answers /v1/health (ms). */
+  healthCacheMs: number;
   limits: HostLimits;
   egress?: { socketPath: string; allow: EgressRule[] };
   credentials: CredentialsConfig;
@@ -264,7 +266,7 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     throw new ConfigError(`config is not YAML/JSON: ${(e as Error).message}`);
   }
   if (!isObj(raw)) throw new ConfigError('config must be a map');
-  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'metrics', 'limits', 'egress', 'credentials', 'logLevel', 'receiptStore']);
+  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'metrics', 'healthCacheMs', 'limits', 'egress', 'credentials', 'logLevel', 'receiptStore']);
   const metricsTokenSha256 = parseMetrics(raw.metrics, env);
   const region = str(raw, 'region', 'config');
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new ConfigError(`region '${region}' is not an AWS region name`);
@@ -325,6 +327,7 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     manifest,
     allowDebug,
     readyCacheMs: int(raw, 'readyCacheMs', 'config', 0, 3_600_000, 5_000),
+    healthCacheMs: int(raw, 'healthCacheMs', 'config', 0, 3_600_000, 2_000),
     auth: githubOidc === undefined ? { tokens } : { tokens, githubOidc },
     limits,
     credentials: parseCredentials(raw.credentials),

@@ -71,6 +71,7 @@ export async function startHost(config: HostConfig, opts: StartHostOptions = {})
     ...(config.tls === undefined ? {} : { tls: config.tls }),
     allowDebug: config.allowDebug,
     readyCacheMs: config.readyCacheMs,
+    healthCacheMs: config.healthCacheMs,
     limits: config.limits,
     auth: config.auth,
     ...(config.metricsTokenSha256 === undefined ? {} : { metricsTokenSha256: config.metricsTokenSha256 }),

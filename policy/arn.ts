@@ -10,10 +10,6 @@ const ROLE_ARN = new RegExp(`^arn:${PARTITION}:iam::\\d{12}:role${PATH}${NAME}$`
 const USER_ARN = new RegExp(`^arn:${PARTITION}:iam::\\d{12}:user${PATH}${NAME}$`);
 const ROOT_ARN = new RegExp(`^arn:${PARTITION}:iam::\\d{12}:root$`);
 
-export function isRoleArn(arn: string): boolean {
-  return ROLE_ARN.test(arn);
-}
-
 /** An IAM role ARN (the enclave's parent-instance role, the PCR3 role). */
 export function requireRoleArn(arn: string, what: string): string {
   if (!ROLE_ARN.test(arn)) {

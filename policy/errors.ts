@@ -7,6 +7,8 @@ export const POLICY_ERROR_CODES = {
   DEBUG_PCRS: 'the manifest pins all-zero (debug-mode) image PCRs',
   POLICY_MALFORMED: 'the file is not a key policy (or a CloudFormation/Terraform output of generate)',
   POLICY_TOO_LARGE: 'the policy file exceeds the size limit',
+  POLICY_UNSUPPORTED: 'the policy uses an element, principal type, operator or policy variable the model does not know (refused, never skipped)',
+  CANNOT_LINT: 'lint cannot judge the input: an unresolvable Terraform/CloudFormation expression, an unknown condition key or action, an unknown key kind, or too many request classes',
 } as const;
 
 export type PolicyErrorCode = keyof typeof POLICY_ERROR_CODES;

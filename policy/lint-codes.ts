@@ -33,6 +33,9 @@ export const LINT_CODES = {
   KP027: { severity: 'error', title: 'the enclave role (--role) may Decrypt without any attestation requirement' },
   KP028: { severity: 'warning', title: 'pinned PCR3 is not the hash of the --role ARN' },
   KP029: { severity: 'warning', title: 'PCR4 pinned: the key works on one parent instance only' },
+  KP030: { severity: 'error', title: "sops key: a request without an attestation of the manifest's image uses the key material (counterexample shown)" },
+  KP031: { severity: 'error', title: 'envelope/signing key: a principal other than the ones the key is for wraps, unwraps, signs or verifies (counterexample shown)' },
+  KP032: { severity: 'error', title: 'the enclave role may rewrite the key policy or create grants (counterexample shown)' },
 } as const satisfies Record<string, { severity: LintSeverity; title: string }>;
 
 export type LintCode = keyof typeof LINT_CODES;
@@ -46,4 +49,14 @@ export interface LintFinding {
   statement: { index: number; sid: string | null } | null;
   message: string;
   fix: string;
+  /** For KP030–KP032: the request that gets through, as the model evaluates it. */
+  counterexample?: {
+    principal: string;
+    callerArn: string;
+    action: string;
+    resource: string;
+    attestation: string;
+    conditions: Record<string, readonly string[]>;
+    via: string;
+  };
 }

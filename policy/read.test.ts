@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readPolicyFile } from './read.ts';
-import { readTerraformKeyPolicies } from './hcl.ts';
+import { readPolicyFile, readPolicyFileAsync } from './read.ts';
+import { readTerraformKeyPolicies } from './terraform.ts';
 import { isPolicyError } from './errors.ts';
 
 const policy = { Version: '2012-10-17', Statement: [{ Sid: 'A', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:role/x' }, Action: 'kms:Encrypt', Resource: '*' }] };
@@ -10,6 +10,16 @@ function refusal(fn: () => unknown): string {
     fn();
   } catch (e) {
     if (isPolicyError(e)) return e.code;
+    throw e;
+  }
+  return 'none';
+}
+
+async function asyncRefusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (isPolicyError(e)) return `${e.code}: ${e.message}`;
     throw e;
   }
   return 'none';
@@ -28,7 +38,20 @@ describe('readPolicyFile', () => {
     expect(readPolicyFile(yaml)).toEqual([{ name: 'K', policy }]);
   });
 
-  it('reads Terraform aws_kms_key policy = jsonencode(...) literals with comments and escapes', () => {
+  it('CloudFormation short-form intrinsics are their long form: resolved when literal, refused (CANNOT_LINT) otherwise', () => {
+    const tpl = (principal: string) => `Resources:\n  K:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Version: "2012-10-17"\n        Statement:\n          - Sid: A\n            Effect: Allow\n            Principal: { AWS: ${principal} }\n            Action: kms:Encrypt\n            Resource: "*"\n`;
+    expect(readPolicyFile(tpl('!Sub "arn:aws:iam::111122223333:role/x"'))).toEqual([{ name: 'K', policy }]);
+    expect(readPolicyFile(tpl('!Join ["", ["arn:aws:iam::111122223333:", "role/x"]]'))).toEqual([{ name: 'K', policy }]);
+    expect(refusal(() => readPolicyFile(tpl('!Ref EnclaveRoleArn')))).toBe('CANNOT_LINT');
+    expect(refusal(() => readPolicyFile(tpl('!Sub "arn:aws:iam::\${AWS::AccountId}:root"')))).toBe('CANNOT_LINT');
+    expect(refusal(() => readPolicyFile(tpl('!GetAtt Role.Arn')))).toBe('CANNOT_LINT');
+    expect(refusal(() => readPolicyFile(JSON.stringify({ Resources: { K: { Type: 'AWS::KMS::Key', Properties: { KeyPolicy: { ...policy, Statement: [{ ...policy.Statement[0], Principal: { AWS: { 'Fn::ImportValue': 'role' } } }] } } } } })))).toBe('CANNOT_LINT');
+    // No KeyPolicy: AWS's default policy (account-wide, IAM decides) is not lint-clean by omission.
+    expect(refusal(() => readPolicyFile(JSON.stringify({ Resources: { K: { Type: 'AWS::KMS::Key', Properties: {} } } })))).toBe('CANNOT_LINT');
+    expect(refusal(() => readPolicyFile('Resources:\n  K:\n    Type: AWS::KMS::Key\n  K:\n    Type: AWS::KMS::Key\n'))).toBe('POLICY_MALFORMED');
+  });
+
+  it('reads Terraform aws_kms_key policy = jsonencode(...) literals with comments and escapes', async () => {
     const tf = `# header
 resource "aws_kms_key" "a" {
   description = "x"
@@ -50,7 +73,7 @@ resource "aws_kms_key" "b" {
   policy = jsonencode({ Statement = [{ Sid = "B\\u0041", Effect = "Deny", Principal = "*", Action = ["kms:Decrypt"], Resource = "*", Condition = { Null = { "x:y" = "true", n = 1, ok = true, z = null } } }], Version = "$\${v}" })
 }
 `;
-    const found = readPolicyFile(tf);
+    const found = await readPolicyFileAsync(tf);
     expect(found.map((f) => f.name)).toEqual(['aws_kms_key.a', 'aws_kms_key.b']);
     expect(found[0]?.policy).toEqual(policy);
     expect(found[1]?.policy).toEqual({
@@ -59,12 +82,28 @@ resource "aws_kms_key" "b" {
     });
   });
 
-  it('refuses Terraform it cannot read literally', () => {
-    expect(refusal(() => readTerraformKeyPolicies('resource "aws_kms_key" "a" {\n  policy = data.aws_iam_policy_document.x.json\n}\n'))).toBe('POLICY_MALFORMED');
-    expect(refusal(() => readTerraformKeyPolicies('resource "aws_kms_key" "a" {\n  policy = jsonencode({ Version = "${var.v}" })\n}\n'))).toBe('POLICY_MALFORMED');
-    expect(refusal(() => readTerraformKeyPolicies('resource "aws_kms_key" "a" {\n  policy = jsonencode({ A = "x", A = "y" })\n}\n'))).toBe('POLICY_MALFORMED');
-    expect(refusal(() => readTerraformKeyPolicies('resource "aws_kms_key" "a" {\n  policy = jsonencode({ A = var.x })\n}\n'))).toBe('POLICY_MALFORMED');
-    expect(refusal(() => readTerraformKeyPolicies('resource "aws_kms_key" "a" {\n  policy = jsonencode({ A = "x" }\n}\n'))).toBe('POLICY_MALFORMED');
+  it('Terraform: a commented-out resource is a comment; heredocs, aws_kms_key_policy and several keys are read', async () => {
+    const good = JSON.stringify(policy);
+    const tf = `/* resource "aws_kms_key" "a" {\n  policy = jsonencode(${good})\n} */\nresource "aws_kms_key" "a" {\n  # policy = jsonencode({})\n  policy = <<EOT\n${good}\nEOT\n}\nresource "aws_kms_key" "b" {}\nresource "aws_kms_key_policy" "b" {\n  key_id = aws_kms_key.b.id\n  policy = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}"\n}\n`;
+    const found = await readPolicyFileAsync(tf);
+    expect(found.map((f) => f.name)).toEqual(['aws_kms_key.a', 'aws_kms_key_policy.b']);
+    expect(found[0]?.policy).toEqual(policy);
+    expect(found[1]?.policy).toEqual({ Version: '2012-10-17', Statement: [] });
+    expect(refusal(() => readPolicyFile(tf))).toBe('CANNOT_LINT');
+  });
+
+  it('refuses Terraform it cannot resolve, naming the expression (CANNOT_LINT), and malformed Terraform', async () => {
+    const key = (expr: string) => `resource "aws_kms_key" "a" {\n  policy = ${expr}\n}\n`;
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('data.aws_iam_policy_document.x.json')))).toMatch(/^CANNOT_LINT: .*data\.aws_iam_policy_document\.x\.json/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('file("policy.json")')))).toMatch(/^CANNOT_LINT: .*file\("policy\.json"\)/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('templatefile("p.tpl", { role = var.role })')))).toMatch(/^CANNOT_LINT: .*templatefile/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('jsonencode({ Version = "${var.v}" })')))).toMatch(/^CANNOT_LINT: .*var\.v/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('jsonencode({ A = var.x })')))).toMatch(/^CANNOT_LINT: .*var\.x/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('var.policy')))).toMatch(/^CANNOT_LINT: .*var\.policy/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('<<EOT\n{"Version": "${local.v}"}\nEOT')))).toMatch(/^CANNOT_LINT/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('jsonencode({ A = "x", A = "y" })')))).toMatch(/^POLICY_MALFORMED/);
+    expect(await asyncRefusal(readTerraformKeyPolicies(key('jsonencode({ A = "x" }')))).toMatch(/^POLICY_MALFORMED/);
+    expect(await asyncRefusal(readTerraformKeyPolicies('resource "aws_kms_key" "a" {}\n'))).toMatch(/^CANNOT_LINT: .*default key policy/);
   });
 
   it('refuses files without a key policy', () => {

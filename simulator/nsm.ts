@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Nsm, NsmAttestationRequest } from '../verifier/nsm-types.ts';
 import { manifestPcrs, parseAttestationDocument, type BuildManifest } from '../verifier/index.ts';
 import type { TestCa } from './attestation-issuer.ts';
+import { latencyDelay, type LatencyModel } from './latency.ts';
 
 /** NSM limits (nsm-api): user_data, nonce and public_key at most 1024 bytes each. */
 export const NSM_MAX_FIELD_BYTES = 1024;
@@ -35,6 +36,8 @@ export interface SimulatedNsmOptions {
   clock?: () => number;
   /** A debug-mode enclave: PCR0/1/2/8 reported as zeros, like real debug enclaves. */
   debug?: boolean;
+  /** Time one attestation takes (seeded model; benchmarks). Default: none. */
+  attestationLatency?: LatencyModel;
 }
 
 function isManifest(p: SimulatedNsmOptions['pcrs']): p is BuildManifest {
@@ -55,11 +58,13 @@ export function createSimulatedNsm(opts: SimulatedNsmOptions): Nsm {
   }
   const clock = opts.clock ?? Date.now;
   let described: Map<number, Uint8Array> | undefined;
+  const attestationTime = latencyDelay(opts.attestationLatency);
 
   const attest = async (req: NsmAttestationRequest): Promise<Uint8Array> => {
     checkField('user_data', req.userData);
     checkField('nonce', req.nonce);
     checkField('public_key', req.publicKey);
+    await attestationTime();
     return opts.ca.issue({
       pcrs: pcrs,
       ...(opts.moduleId === undefined ? {} : { moduleId: opts.moduleId }),

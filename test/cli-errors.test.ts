@@ -6,10 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMANDS } from '../cli/commands/index.ts';
+import { loadAllCommands } from '../cli/commands/index.ts';
 import { createTestCa } from '../simulator/attestation-issuer.ts';
 import { runCli } from './cli-support.ts';
 import { makeReceipt } from './receipt-fixtures.ts';
+
+const ALL_COMMANDS = await loadAllCommands();
 
 let dir: string;
 beforeAll(() => {
@@ -31,7 +33,7 @@ function oneJsonError(out: string): { ok: boolean; error: { code: string; messag
 }
 
 describe('--json: one error object for input errors, on every command that has --json', () => {
-  const withJson = COMMANDS.filter((c) => 'json' in c.options);
+  const withJson = ALL_COMMANDS.filter((c) => 'json' in c.options);
 
   it.each(withJson.map((c) => [c.path.join(' '), c] as const))('%s: an unknown flag → {ok:false, error: USAGE_ERROR}, exit 2', async (_n, c) => {
     const r = await runCli([...c.path, '--no-such-flag', '--json']);

@@ -29,19 +29,24 @@ describe('attested-pack demo', () => {
       expect(r.status, r.stderr).toBe(0);
       const summary = JSON.parse(r.stdout.trim().split('\n').pop() as string) as {
         ok: boolean; simulated: { nsm: string; root: string }; image: { eif: string; manifest: string; pcrs: Record<string, string> };
-        tamperedImage: { pcr0: string; refused: string }; repo: { commit: string }; artifact: string; receipt: string;
+        tamperedImage: { pcr0: string; refused: string }; repo: { commit: string; repository: string }; artifact: string; receipt: string;
+        refusals: Array<{ attack: string; code: string; detail: string }>;
       };
       expect(summary.ok).toBe(true);
       expect(summary.simulated.nsm).toBe('SIMULATED');
       // Progress went to stderr, step by step, with simulation labelled.
-      expect(r.stderr).toContain('[10/10]');
+      expect(r.stderr).toContain('[11/11]');
       expect(r.stderr).toContain('SIMULATED');
+      expect(r.stderr).toContain('DEVELOPMENT');
+      // The enclave itself refused issue 12's attacks, each with its stable code.
+      expect(summary.refusals.map((x) => x.detail)).toEqual(['COMMIT_NOT_TRUSTED', 'REF_NOT_ALLOWED', 'KEY_NOT_ALLOWED_FOR_ENVIRONMENT', 'OIDC_REQUEST_MISMATCH']);
       expect(summary.tamperedImage.pcr0).not.toBe(summary.image.pcrs['0']);
       expect(summary.tamperedImage.refused).toMatch(/explicit deny/);
       for (const f of [summary.artifact, summary.receipt, summary.image.manifest]) expect(existsSync(f)).toBe(true);
 
       // An auditor's independent check of what the demo left behind.
-      const v = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--artifact', summary.artifact, '--root', summary.simulated.root, '--json'], { encoding: 'utf8' });
+      const v = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--artifact', summary.artifact, '--root', summary.simulated.root,
+        '--repository', summary.repo.repository, '--ref', 'refs/heads/main', '--commit', summary.repo.commit, '--json'], { encoding: 'utf8' });
       expect(v.status, v.stderr).toBe(0);
       const verdict = JSON.parse(v.stdout) as { ok: boolean; trust: { kind: string }; predicate: { source: { commit: string } }; enclave: { pcrs: Record<string, string> } };
       expect(verdict.ok).toBe(true);
@@ -50,6 +55,12 @@ describe('attested-pack demo', () => {
       for (const i of ['0', '1', '2'] as const) expect(verdict.enclave.pcrs[i]).toBe(measured[i]);
       expect(verdict.trust.kind).toBe('simulated');
       expect(verdict.predicate.source.commit).toBe(summary.repo.commit);
+      // Each wrong expectation is refused with a code.
+      for (const wrong of [['--repository', 'example-org/other'], ['--ref', 'refs/heads/feature'], ['--commit', 'f'.repeat(summary.repo.commit.length)]]) {
+        const w = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--root', summary.simulated.root, ...wrong, '--json'], { encoding: 'utf8' });
+        expect(w.status, wrong.join(' ')).toBe(1);
+        expect(JSON.parse(w.stdout).error.code).toBe('EXPECTATION_MISMATCH');
+      }
       // The receipt does not verify against the AWS root: nothing trusts the simulator by default.
       const aws = spawnSync(process.execPath, [CLI, 'verify', 'receipt', summary.receipt, '--manifest', summary.image.manifest, '--json'], { encoding: 'utf8' });
       expect(aws.status).toBe(1);

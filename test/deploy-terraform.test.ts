@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { main } from '../cli/main.ts';
 import { lintPolicies } from '../policy/lint.ts';
-import { readPolicyFile } from '../policy/read.ts';
+import { readPolicyFileAsync } from '../policy/read.ts';
 import { parseBuildManifest } from '../verifier/build-manifest.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -42,8 +42,8 @@ describe('deploy/terraform/attested-pack-keys', () => {
     expect(keysTf).toBe(await generate());
   });
 
-  it('keys.tf lints clean against the manifest and the enclave role', () => {
-    const named = readPolicyFile(keysTf);
+  it('keys.tf lints clean against the manifest and the enclave role', async () => {
+    const named = await readPolicyFileAsync(keysTf);
     expect(named.map((n) => n.name).sort()).toEqual(['aws_kms_key.attested_pack_envelope', 'aws_kms_key.attested_pack_signing', 'aws_kms_key.attested_pack_sops']);
     expect(lintPolicies(named, { manifest: parseBuildManifest(readFileSync(MANIFEST)), enclaveRoleArn: ARGS[0]! })).toEqual([]);
   });

@@ -255,8 +255,12 @@ describe('attested-pack doctor on a parent instance', () => {
     const c = check(stale.report, 'key-policies');
     expect(c.status).toBe('fail');
     expect(c.detail).toMatch(/KP\d{3}/);
+    // The envelope key's properties name the enclave role: without --role lint cannot judge it.
+    const noRole = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--policy', policyFile(MANIFEST_V1, 'envelope')], f.env);
+    expect(check(noRole.report, 'key-policies')).toMatchObject({ status: 'fail' });
+    expect(check(noRole.report, 'key-policies').detail).toContain('CANNOT_LINT');
     // Only a non-attested key given: lint is clean but nothing pins the image.
-    const unpinned = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--policy', policyFile(MANIFEST_V1, 'envelope')], f.env);
+    const unpinned = await doctor(['--root', parentRoot(), '--manifest', MANIFEST_V1, '--policy', policyFile(MANIFEST_V1, 'envelope'), '--role', ROLE], f.env);
     expect(check(unpinned.report, 'key-policies')).toMatchObject({ status: 'fail' });
     expect(check(unpinned.report, 'key-policies').detail).toContain("no policy pins this manifest's PCR0");
     // During a rollout the policy pins both images: clean once the other manifest is declared.

@@ -40,9 +40,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: Partial<KmsEmulatorOptions> = {}): Promise<Harness> {
+export async function startHarness(opts: Partial<KmsEmulatorOptions> = {}, start: (o: KmsEmulatorOptions) => Promise<KmsEmulator> = startKmsEmulator): Promise<Harness> {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'kms-emulator-test-'));
-  const emulator = await startKmsEmulator({ principals: PRINCIPALS, accountId: ACCOUNT, ...opts, stateDir });
+  const emulator = await start({ principals: PRINCIPALS, accountId: ACCOUNT, ...opts, stateDir });
   const agents: Agent[] = [];
   const clients: KMSClient[] = [];
   return {

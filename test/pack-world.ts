@@ -30,6 +30,8 @@ import { DEFAULT_GITHUB_JOB, type GithubJob } from '../simulator/oidc-claims.ts'
 import { DEV_AUDIENCE, developmentTrustPolicyBytes, repoRulesYaml } from '../simulator/dev-trust-policy.ts';
 import { packRequestAudience } from '../verifier/pack-request.ts';
 import { trustPolicyDigest } from '../verifier/trust-policy.ts';
+import type { LatencyModel } from '../simulator/latency.ts';
+import { startKmsEmulatorInWorker } from './kms-worker.ts';
 
 /** The name the enclave dials; the egress proxy maps it to the emulator on loopback. */
 export const KMS_HOST = 'localhost';
@@ -76,7 +78,7 @@ export interface PackWorld {
   socketPath: string;
   egress: RunningEgressProxy;
   /** Start (or restart) the enclave server with a simulated NSM running `manifest`'s image. */
-  startEnclave(image?: BuildManifest, opts?: { debug?: boolean; observe?: (p: PackPhases) => void }): Promise<RunningEnclaveServer>;
+  startEnclave(image?: BuildManifest, opts?: EnclaveOptions): Promise<RunningEnclaveServer>;
   relayed: Buffer[];
   /** An OIDC proof for exactly this request, as honest CI in the world's repository would get. */
   proofFor(body: Pick<PackRequestBody, 'identity' | 'environment' | 'commit' | 'nonce' | 'options'>, job?: Partial<GithubJob>, mint?: MintOptions): PackProof;
@@ -100,17 +102,37 @@ function git(cwd: string, args: string[]): string {
   }).trim();
 }
 
+export interface EnclaveOptions {
+  debug?: boolean;
+  observe?: (p: PackPhases) => void;
+  /** Simulated NSM attestation time. */
+  nsmLatency?: LatencyModel;
+  /** Data keys one pack unwraps at once (default: the pack service's). */
+  unwrapConcurrency?: number;
+}
+
 export interface PackWorldOptions {
   objectFormat?: 'sha1' | 'sha256';
   /** namespace → key → value; default SAMPLE_SECRETS. */
   secrets?: Record<string, Record<string, string | number | boolean>>;
+  /** identity → its namespaces (all with a KMS envelope); default payments-api: every namespace. */
+  identities?: Record<string, string[]>;
+  /** KMS emulator round trip (seeded). */
+  kmsLatency?: LatencyModel;
+  /** Run the KMS emulator on its own thread (benchmarks: its CPU is not the enclave's). */
+  kmsInWorker?: boolean;
+  /** Keep a copy of every byte the egress proxy relays in `relayed` (default true; benchmarks: false). */
+  recordRelayed?: boolean;
 }
 
 export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackWorld> {
   const secrets = opts.secrets ?? SAMPLE_SECRETS;
   const dir = mkdtempSync(join(tmpdir(), 'pack-world-'));
   const ca = await createTestCa();
-  const harness = await startHarness({ attestationRoot: ca.rootDer });
+  const harness = await startHarness(
+    { attestationRoot: ca.rootDer, ...(opts.kmsLatency === undefined ? {} : { latency: opts.kmsLatency }) },
+    opts.kmsInWorker === true ? startKmsEmulatorInWorker : undefined,
+  );
   const manifest = fakeManifest();
   const admin = harness.client(ADMIN);
   const createKey = async (spec: 'SYMMETRIC_DEFAULT' | 'ECC_NIST_P256') =>
@@ -146,14 +168,16 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     `  aws_kms_arn: ${keys.sops}`,
     'file_pattern: secrets/{namespace}/{environment}.enc.yaml',
     'service_identities:',
-    '  - name: payments-api',
-    '    description: The payments service',
-    `    namespaces: [${Object.keys(secrets).join(', ')}]`,
-    '    environments:',
-    '      production:',
-    '        kms:',
-    '          provider: aws',
-    `          keyId: ${keys.envelope}`,
+    ...Object.entries(opts.identities ?? { 'payments-api': Object.keys(secrets) }).flatMap(([name, namespaces]) => [
+      `  - name: ${name}`,
+      `    description: Service ${name}`,
+      `    namespaces: [${namespaces.join(', ')}]`,
+      '    environments:',
+      '      production:',
+      '        kms:',
+      '          provider: aws',
+      `          keyId: ${keys.envelope}`,
+    ]),
     '  - name: web',
     '    description: The web front end (dev only)',
     `    namespaces: [${DEV_NAMESPACE}]`,
@@ -167,7 +191,10 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
   writeFileSync(join(repoDir, 'clef.yaml'), clefYaml);
   writeFileSync(
     join(repoDir, '.attested-pack.yaml'),
-    repoRulesYaml({ 'payments-api': { production: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } }, web: { dev: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } } }),
+    repoRulesYaml({
+      ...Object.fromEntries(Object.keys(opts.identities ?? { 'payments-api': [] }).map((name) => [name, { production: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } }])),
+      web: { dev: { jobWorkflowRefs: [DEFAULT_GITHUB_JOB.job_workflow_ref] } },
+    }),
   );
   const ci = harness.client(CI_USER);
   for (const [ns, values] of Object.entries(secrets)) {
@@ -203,7 +230,9 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
       { host: KMS_HOST, port, connectTo: { host: '127.0.0.1', port } },
       { host: SIMULATED_OIDC_HOST, port: 443, connectTo: { host: '127.0.0.1', port: issuer.port } },
     ],
-    onRelay: (_d, chunk) => relayed.push(Buffer.from(chunk)),
+    onRelay: (_d, chunk) => {
+      if (opts.recordRelayed !== false) relayed.push(Buffer.from(chunk));
+    },
   });
 
   const socketPath = join(dir, 'enclave.sock');
@@ -223,11 +252,22 @@ export async function startPackWorld(opts: PackWorldOptions = {}): Promise<PackW
     relayed,
     async startEnclave(image = manifest, o = {}) {
       await running?.close();
-      const nsm: Nsm = createSimulatedNsm({ ca, pcrs: image, ...(o.debug === undefined ? {} : { debug: o.debug }) });
+      const nsm: Nsm = createSimulatedNsm({
+        ca,
+        pcrs: image,
+        ...(o.debug === undefined ? {} : { debug: o.debug }),
+        ...(o.nsmLatency === undefined ? {} : { attestationLatency: o.nsmLatency }),
+      });
       running = await startEnclaveServer(socketPath, {
         nsm,
         packHandler: createPackHandler({
-          kms: { tunnelSocket: egressSocket, caBundlePem: harness.emulator.caPem, endpointFor: () => `https://${KMS_HOST}:${port}`, maxAttempts: 1 },
+          kms: {
+            tunnelSocket: egressSocket,
+            caBundlePem: harness.emulator.caPem,
+            endpointFor: () => `https://${KMS_HOST}:${port}`,
+            maxAttempts: 1,
+            ...(o.unwrapConcurrency === undefined ? {} : { unwrapConcurrency: o.unwrapConcurrency }),
+          },
           authorizer: createPolicyAuthorizer({
             policyBytes: trustPolicy,
             jwksFetch: createTunnelJwksFetcher({ tunnelSocket: egressSocket }),

@@ -44,7 +44,11 @@ describe('policy generate', () => {
       expect(r.code).toBe(0);
       expect(r.out).toContain(format === 'terraform' ? 'resource "aws_kms_key" "attested_pack_sops"' : 'Type: AWS::KMS::Key');
       writeFileSync(join(work, name), r.out);
-      const lint = await run(['policy', 'lint', name, '--manifest', manifestPath, '--json']);
+      // Without --role the envelope and signing properties cannot be stated: lint refuses (exit 2).
+      const noRole = await run(['policy', 'lint', name, '--manifest', manifestPath, '--json']);
+      expect(noRole.code).toBe(2);
+      expect(noRole.err).toContain('CANNOT_LINT');
+      const lint = await run(['policy', 'lint', name, '--manifest', manifestPath, '--role', ROLE, '--json']);
       expect(lint.code).toBe(0);
       expect(JSON.parse(lint.out)).toMatchObject({ findings: [], errors: 0, warnings: 0 });
     }

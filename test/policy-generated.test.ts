@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBuildManifest } from '../verifier/build-manifest.ts';
 import { generateDocumentedKeyPolicy, type GenerateKeyPolicyInput } from '../policy/generate.ts';
 import { lintPolicies } from '../policy/lint.ts';
-import { readPolicyFile } from '../policy/read.ts';
+import { readPolicyFileAsync } from '../policy/read.ts';
 import { POLICY_FORMATS, renderPolicies } from '../policy/render.ts';
 import { KEY_KINDS } from '../policy/types.ts';
 
@@ -44,18 +44,21 @@ const variants: Variant[] = [
 describe('generated policies pass the linter', () => {
   for (const v of variants) {
     for (const format of POLICY_FORMATS) {
-      it(`${v.name} × ${format}: every key kind lints clean and reads back identically`, () => {
+      it(`${v.name} × ${format}: every key kind lints clean and reads back identically`, async () => {
         const docs = KEY_KINDS.map((key) => generateDocumentedKeyPolicy({ key, manifest, enclaveRoleArn: ROLE, ...v.input }));
         const text = renderPolicies(docs, format, 'test header');
-        const read = readPolicyFile(text);
+        const read = await readPolicyFileAsync(text);
         expect(read.map((r) => r.policy)).toEqual(docs.map((d) => d.policy));
         // A PCR3 role other than the enclave role is legitimate but worth a warning (KP028).
         const expected = v.input.pcr3RoleArn === undefined || v.input.pcr3RoleArn === ROLE ? [] : ['KP028', 'KP028'];
         expect(lintPolicies(read, { manifest, enclaveRoleArn: ROLE }).map((f) => f.code)).toEqual(expected);
-        expect(lintPolicies(read, { manifest })).toEqual([]);
+        // Without --role the sops key is still proved (every principal is derived from the
+        // policy); the envelope and signing properties name the enclave role, so lint refuses.
+        expect(lintPolicies([read[0]!], { manifest })).toEqual([]);
+        expect(() => lintPolicies(read, { manifest })).toThrow(/pass --role/);
         // One key at a time too (json: the bare policy document).
         for (const d of docs) {
-          const single = readPolicyFile(renderPolicies([d], format, 'h'));
+          const single = await readPolicyFileAsync(renderPolicies([d], format, 'h'));
           expect(single.map((r) => r.policy)).toEqual([d.policy]);
           expect(lintPolicies(single, { manifest, enclaveRoleArn: ROLE }).map((f) => f.code)).toEqual(d.kind === 'sops' ? expected : []);
         }
@@ -71,9 +74,18 @@ describe('generated policies pass the linter', () => {
     }
   });
 
-  it('a tampered generated policy is caught (dropping one Deny → KP001)', () => {
+  it('a tampered generated policy is caught (dropping one Deny → KP001, and KP030 with the request that gets through)', () => {
     const d = generateDocumentedKeyPolicy({ key: 'sops', manifest, enclaveRoleArn: ROLE, adminArns: ['arn:aws:iam::111122223333:role/admin'] });
     const tampered = { ...d.policy, Statement: d.policy.Statement.filter((s) => s.Sid !== 'DenyDecryptUnlessAttestedPCR1') };
+    // Pattern KP001; not KP030: with no account-wide statement nobody else is let in, and
+    // the Allow still needs PCR0 (= the image), so no request without the image gets through.
     expect(lintPolicies([{ name: 'sops', policy: tampered }], { manifest }).map((f) => f.code)).toEqual(['KP001']);
+    // Add AWS's default root statement: now IAM can let anyone in, and only Deny could stop it.
+    const root = { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'kms:*', Resource: '*' };
+    const open = { ...d.policy, Statement: [...d.policy.Statement.filter((s) => s.Effect === 'Allow'), root] };
+    const found = lintPolicies([{ name: 'sops', policy: open }], { manifest }).filter((f) => f.code === 'KP030');
+    expect(found).toHaveLength(1);
+    expect(found[0]?.counterexample?.attestation).toMatch(/no Recipient/);
+    expect(found[0]?.message).toMatch(/IAM policies/);
   });
 });

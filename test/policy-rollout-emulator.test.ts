@@ -126,11 +126,12 @@ describe('generateKeyPolicy with additionalManifests', () => {
     expect(deny0.Condition?.StringNotEqualsIgnoreCase?.['kms:RecipientAttestation:PCR0']).toEqual([NEW.pcrs['0'], OLD.pcrs['0']]);
   });
 
-  it('lint flags the old values when the old manifest is not declared (KP010)', () => {
+  it('lint flags the old values when the old manifest is not declared (KP010, and KP030: the old image decrypts)', () => {
     const policy = generateKeyPolicy({ ...base, manifest: NEW, additionalManifests: [OLD] });
     const findings = lintKeyPolicy(policy, { manifest: NEW });
     expect(hasErrors(findings)).toBe(true);
-    expect(new Set(findings.map((f) => f.code))).toEqual(new Set(['KP010']));
+    expect(new Set(findings.map((f) => f.code))).toEqual(new Set(['KP010', 'KP030']));
+    expect(findings.find((f) => f.code === 'KP030')?.counterexample?.attestation).toMatch(/PCR0=/);
   });
 
   it('policy generate --also-manifest prints exactly generateKeyPolicy; policy lint --also-manifest accepts it', async () => {

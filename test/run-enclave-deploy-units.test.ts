@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { COMMANDS } from '../cli/commands/index.ts';
+import { loadAllCommands } from '../cli/commands/index.ts';
 import { ENCLAVE_VSOCK_PORT, TUNNEL_VSOCK_PORT } from '../build/image-layout.ts';
 import { DEFAULT_ENCLAVE_CID } from '../cli/aws/launch.ts';
 import { parseAllocatorConfig } from '../cli/aws/allocator.ts';
@@ -17,6 +17,7 @@ import { TESTDATA } from '../cli/aws/fake-nitro-cli.ts';
 
 const DEPLOY = fileURLToPath(new URL('../deploy/', import.meta.url));
 const UNITS = join(DEPLOY, 'systemd');
+const COMMANDS = await loadAllCommands();
 
 type Unit = Record<string, Record<string, string[]>>;
 

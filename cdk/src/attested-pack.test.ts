@@ -34,7 +34,15 @@ interface BuildOptions {
   /** Register the cdk-nag AwsSolutions pack (a CDK policy-validation plugin, runs at synth). */
   nagOutdir?: string;
   apiPeer?: ec2.IPeer;
+  /** Put the group behind a Network Load Balancer. */
+  loadBalancer?: boolean;
+  capacity?: { min: number; max: number; desired?: number };
+  instanceType?: ec2.InstanceType;
+  /** Define the keys before the service (the dependency must not depend on code order). */
+  keysFirst?: boolean;
 }
+
+const CERT = `arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/01234567-89ab-cdef-0123-456789abcdef`;
 
 function build(opts: BuildOptions = {}): Built {
   const app = new App(opts.nagOutdir === undefined ? {} : { outdir: opts.nagOutdir });
@@ -42,6 +50,16 @@ function build(opts: BuildOptions = {}): Built {
   const stack = new Stack(app, 'AttestedPack', { env: { account: ACCOUNT, region: 'eu-west-1' } });
   const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1, flowLogs: { all: {} } });
   const bucket = s3.Bucket.fromBucketName(stack, 'Artifacts', 'acme-attested-pack-releases');
+  const keys = () =>
+    new AttestedPackKeys(stack, 'Keys', {
+      manifest,
+      ...(opts.rollout === true ? { additionalManifests: [parseBuildManifest(readFileSync(OLD_MANIFEST_FILE))] } : {}),
+      enclaveRoleArn: ROLE,
+      adminArns: [ADMIN],
+      readerArns: [READER],
+      editorArns: [EDITOR],
+    });
+  if (opts.keysFirst === true) keys();
   const service = new AttestedPackService(stack, 'Service', {
     vpc,
     manifest,
@@ -49,15 +67,12 @@ function build(opts: BuildOptions = {}): Built {
     auth: { githubOidc: { issuer: 'https://token.actions.githubusercontent.com', audience: 'attested-pack', jwksUrl: 'https://token.actions.githubusercontent.com/.well-known/jwks', rules: [{ repository: 'acme/payments', ref: 'refs/heads/main', identities: ['payments-api'], environments: ['production'] }] } },
     allowApiFrom: [opts.apiPeer ?? ec2.Peer.ipv4('10.0.0.0/16')],
     ...(opts.kind === undefined ? {} : { kind: opts.kind }),
+    ...(opts.loadBalancer === true ? { loadBalancer: { certificateArn: CERT } } : {}),
+    ...(opts.capacity === undefined ? {} : { capacity: opts.capacity }),
+    ...(opts.instanceType === undefined ? {} : { instanceType: opts.instanceType }),
   });
-  new AttestedPackKeys(stack, 'Keys', {
-    manifest,
-    ...(opts.rollout === true ? { additionalManifests: [parseBuildManifest(readFileSync(OLD_MANIFEST_FILE))] } : {}),
-    enclaveRoleArn: service.roleArn,
-    adminArns: [ADMIN],
-    readerArns: [READER],
-    editorArns: [EDITOR],
-  });
+  expect(service.roleArn).toBe(ROLE);
+  if (opts.keysFirst !== true) keys();
   return { app, stack, template: opts.nagOutdir === undefined ? Template.fromStack(stack) : (undefined as unknown as Template) };
 }
 
@@ -195,6 +210,86 @@ describe('AttestedPackService', () => {
   });
 });
 
+/** Logical ids a resource's DependsOn names. */
+function dependsOn(template: Template, type: string): string[][] {
+  return Object.values(template.findResources(type)).map((r) => (r as { DependsOn?: string[] }).DependsOn ?? []);
+}
+
+describe('deployment order and instance types (issue 14 item 11)', () => {
+  it('every key is created after the enclave role, whichever is defined first', () => {
+    for (const keysFirst of [false, true]) {
+      const { template } = build({ keysFirst });
+      const roleId = Object.keys(template.findResources('AWS::IAM::Role', { Properties: { RoleName: 'attested-pack-enclave' } }))[0] as string;
+      expect(roleId).toBeDefined();
+      const deps = dependsOn(template, 'AWS::KMS::Key');
+      expect(deps).toHaveLength(3);
+      for (const d of deps) expect(d).toContain(roleId);
+    }
+  });
+
+  it('refuses Graviton (arm64) instance types: the image is x86_64', () => {
+    for (const t of [ec2.InstanceType.of(ec2.InstanceClass.M7G, ec2.InstanceSize.XLARGE), new ec2.InstanceType('c6g.2xlarge')]) {
+      expect(() => build({ instanceType: t })).toThrow(/arm64.*x86_64/);
+    }
+    expect(() => build({ instanceType: new ec2.InstanceType('c6i.2xlarge') })).not.toThrow();
+  });
+});
+
+describe('AttestedPackService at scale', () => {
+  it('rolling image update: one instance at a time, launched before an old one goes, counted only after /v1/ready', () => {
+    const { template } = build({ capacity: { min: 2, max: 4, desired: 3 } });
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '2', MaxSize: '4', DesiredCapacity: '3' });
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', {
+      UpdatePolicy: { AutoScalingRollingUpdate: Match.objectLike({ MinInstancesInService: 2, MaxBatchSize: 1, WaitOnResourceSignals: true, MinSuccessfulInstancesPercent: 100 }) },
+      CreationPolicy: { ResourceSignal: Match.objectLike({ Count: 2 }) },
+    });
+    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0] as { Properties: { LaunchTemplateData: { UserData: unknown } } };
+    const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('cfn-signal');
+    expect(userData).toContain('https://127.0.0.1:8443/v1/ready');
+    // The host serves TLS with a key made on the instance.
+    expect(userData).toContain('certFile: host-tls.pem');
+    expect(userData).toContain('-keyout /etc/attested-pack/host-tls-key.pem');
+  });
+
+  it('defaults to min 1, max 2 (headroom for the rolling update); refuses max ≤ min and desired outside min..max', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '1', MaxSize: '2' });
+    template.hasResource('AWS::AutoScaling::AutoScalingGroup', { UpdatePolicy: { AutoScalingRollingUpdate: Match.objectLike({ MinInstancesInService: 1 }) } });
+    expect(() => build({ capacity: { min: 2, max: 2 } })).toThrow(/must exceed capacity.min/);
+    expect(() => build({ capacity: { min: 0, max: 2 } })).toThrow(/at least 1/);
+    expect(() => build({ capacity: { min: 1, max: 3, desired: 4 } })).toThrow(/between min and max/);
+    expect(() => build({ capacity: { min: 1.5, max: 3 } })).toThrow(/integers/);
+  });
+
+  it('behind a Network Load Balancer: TLS listener, TLS to the hosts, health check HTTPS /v1/ready, hosts reachable only from it', () => {
+    const { template } = build({ loadBalancer: true });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internal' });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Protocol: 'TLS', Port: 443, Certificates: [{ CertificateArn: CERT }] });
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Protocol: 'TLS',
+      Port: 8443,
+      TargetType: 'instance',
+      HealthCheckProtocol: 'HTTPS',
+      HealthCheckPath: '/v1/ready',
+      HealthCheckPort: '8443',
+    });
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { HealthCheckType: 'ELB', TargetGroupARNs: Match.anyValue() });
+    // The CIDR reaches the listener only; the hosts admit the load balancer's group only.
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('load balancer'),
+      SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.0.0.0/16', FromPort: 443, ToPort: 443 })],
+    });
+    const hostSg = Object.values(template.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('parent instances') } }))[0] as { Properties: { SecurityGroupIngress?: unknown } };
+    expect(hostSg.Properties.SecurityGroupIngress).toBeUndefined();
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { FromPort: 8443, ToPort: 8443, SourceSecurityGroupId: Match.anyValue() });
+  });
+
+  it('a load balancer needs the Auto Scaling group', () => {
+    expect(() => build({ kind: 'instance', loadBalancer: true })).toThrow(/loadBalancer needs kind autoScaling/);
+  });
+});
+
 interface ValidationReport {
   pluginReports: Array<{ pluginName: string; conclusion: string; violations: Array<{ ruleName: string }> }>;
 }
@@ -221,8 +316,9 @@ function nag(opts: BuildOptions): { threw: boolean; violations: string[] } {
 }
 
 describe('cdk-nag AwsSolutions', () => {
-  it('passes for the Auto Scaling group and the single instance (acknowledgements carry their reasons in the constructs)', () => {
+  it('passes for the Auto Scaling group, behind a load balancer, and the single instance (acknowledgements carry their reasons in the constructs)', () => {
     for (const kind of ['autoScaling', 'instance'] as const) expect(nag({ kind })).toEqual({ threw: false, violations: [] });
+    expect(nag({ loadBalancer: true })).toEqual({ threw: false, violations: [] });
   });
 
   it('is really checking: opening the API to the internet is reported', () => {

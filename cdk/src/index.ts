@@ -4,3 +4,4 @@ export { AttestedPackKeys, enclaveRoleArn, type AttestedPackKeysProps } from './
 export { AttestedPackReceiptBucket, type AttestedPackReceiptBucketProps } from './receipt-bucket.ts';
 export { AttestedPackService, type AttestedPackServiceProps } from './service.ts';
 export { parseBuildManifest, type BuildManifest } from '../../verifier/build-manifest.ts';
+export { AttestedPackLoadBalancer, type AttestedPackLoadBalancerProps } from './load-balancer.ts';

@@ -2,8 +2,8 @@
 // `attested-pack policy generate` writes for the same build manifest. The policy logic is not
 // repeated here: it is imported from the root package (policy/generate.ts), so the construct,
 // the CLI and the Terraform module cannot drift apart.
-import { RemovalPolicy, Stack, Token, aws_kms as kms } from 'aws-cdk-lib';
-import { Construct } from 'constructs';
+import { Aspects, RemovalPolicy, Stack, Token, aws_iam as iam, aws_kms as kms, type IAspect } from 'aws-cdk-lib';
+import { Construct, type IConstruct } from 'constructs';
 import { generateDocumentedKeyPolicy, type DocumentedKeyPolicy } from '../../policy/generate.ts';
 import { KEY_KINDS, type KeyKind } from '../../policy/types.ts';
 import type { BuildManifest } from '../../verifier/build-manifest.ts';
@@ -32,6 +32,33 @@ export interface AttestedPackKeysProps {
   aliasPrefix?: string;
   /** Default RETAIN: deleting a stack must never schedule the keys' deletion. */
   removalPolicy?: RemovalPolicy;
+  /**
+   * The enclave role's construct (e.g. `AttestedPackService.role`), when it is created in this
+   * app: the keys are created after it. A role named by `enclaveRoleArn` in the same stack is
+   * found without it.
+   */
+  enclaveRole?: IConstruct;
+}
+
+/**
+ * KMS refuses a key policy naming a principal that does not exist yet ("invalid principals"),
+ * and the policies name the role by a literal ARN, which carries no dependency: make every key
+ * depend on the role resource of that name in the same stack, wherever it is defined.
+ */
+class DependOnRoleNamed implements IAspect {
+  readonly keys: Construct;
+  readonly roleName: string;
+
+  constructor(keys: Construct, roleName: string) {
+    this.keys = keys;
+    this.roleName = roleName;
+  }
+
+  visit(node: IConstruct): void {
+    if (node instanceof iam.CfnRole && node.roleName === this.roleName && Stack.of(node) === Stack.of(this.keys)) {
+      this.keys.node.addDependency(node);
+    }
+  }
 }
 
 /** The ARN of a named IAM role in this stack's account; the account must be concrete. */
@@ -82,6 +109,10 @@ export class AttestedPackKeys extends Construct {
       new kms.CfnAlias(this, `${kind[0]?.toUpperCase()}${kind.slice(1)}Alias`, { aliasName: `alias/${prefix}-${kind}`, targetKeyId: key.attrKeyId });
       keys[kind] = key;
     }
+    // The role first (see DependOnRoleNamed; docs/aws-guide.md "IAM propagation").
+    if (props.enclaveRole !== undefined) this.node.addDependency(props.enclaveRole);
+    const roleName = /:role\/(?:.*\/)?([^/]+)$/.exec(props.enclaveRoleArn)?.[1];
+    if (roleName !== undefined) Aspects.of(Stack.of(this)).add(new DependOnRoleNamed(this, roleName));
     this.documents = docs;
     this.sopsKey = keys.sops;
     this.envelopeKey = keys.envelope;

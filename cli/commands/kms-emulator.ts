@@ -6,9 +6,34 @@ import { join, resolve } from 'node:path';
 import { pemCertificateToDer, sha256Hex } from '../../verifier/index.ts';
 import { startKmsEmulator, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, type KmsPrincipal } from '../../simulator/kms/server.ts';
 import { KmsStateError } from '../../simulator/kms/state.ts';
+import { checkLatencyModel, LatencyModelError, type LatencyModel } from '../../simulator/latency.ts';
 import { CommandError, EXIT_OK, EXIT_USAGE, UsageError, stringListOption, stringOption, type Command, shutdownSignal } from '../command.ts';
 
 const PRINCIPALS_FILE = 'principals.json';
+
+/** --latency-ms / --latency-jitter-ms / --latency-seed → a checked model (undefined = none). */
+function latencyOptions(values: Parameters<typeof stringOption>[0]): LatencyModel | undefined {
+  const int = (name: string): number | undefined => {
+    const text = stringOption(values, name);
+    if (text === undefined) return undefined;
+    if (!/^\d{1,10}$/.test(text)) throw new UsageError(`--${name} must be a non-negative integer, got "${text}"`);
+    return Number(text);
+  };
+  const fixedMs = int('latency-ms');
+  const jitterMs = int('latency-jitter-ms');
+  const seed = int('latency-seed');
+  if (fixedMs === undefined) {
+    if (jitterMs !== undefined || seed !== undefined) throw new UsageError('--latency-jitter-ms and --latency-seed need --latency-ms');
+    return undefined;
+  }
+  const model: LatencyModel = { fixedMs, ...(jitterMs === undefined ? {} : { jitterMs }), ...(seed === undefined ? {} : { seed }) };
+  try {
+    return checkLatencyModel(model);
+  } catch (e) {
+    if (e instanceof LatencyModelError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 function parsePrincipals(text: string, file: string): KmsPrincipal[] {
   let raw: unknown;
@@ -74,6 +99,10 @@ Options:
   --cloudtrail-dir DIR     write a SIMULATED CloudTrail event (gzipped {"Records":[…]}, as
                            CloudTrail delivers to S3) for every answered call, for
                            \`attested-pack audit --cloudtrail DIR\`
+  --latency-ms N           wait N ms before answering each request (simulated round
+                           trip; default 0)
+  --latency-jitter-ms J    plus a uniform jitter in [-J, +J] ms (0 ≤ J ≤ N; default 0)
+  --latency-seed S         seed of the jitter sequence (default 1: runs are reproducible)
   --json                   print the startup information as one JSON line
 
 Clients: endpoint https://HOST:PORT, trust DIR/ca.pem (SSL_CERT_FILE for sops; an
@@ -93,6 +122,9 @@ Example:
     'attestation-root': { type: 'string' },
     'tls-name': { type: 'string', multiple: true },
     'cloudtrail-dir': { type: 'string' },
+    'latency-ms': { type: 'string' },
+    'latency-jitter-ms': { type: 'string' },
+    'latency-seed': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run({ values, stdout, stderr, cwd }) {
@@ -132,9 +164,11 @@ Example:
       if (attestationRoot === undefined) throw new UsageError(`--attestation-root ${rootFile} holds no PEM certificate`);
     }
 
+    const latency = latencyOptions(values);
     let emulator;
     try {
       emulator = await startKmsEmulator({
+        ...(latency === undefined ? {} : { latency }),
         stateDir,
         host: stringOption(values, 'host') ?? '127.0.0.1',
         port,
@@ -163,6 +197,7 @@ Example:
       stateDir,
       principals: principals.map((p) => ({ accessKeyId: p.accessKeyId, principalArn: p.principalArn })),
       attestationRoot: attestationRoot === undefined ? 'aws-nitro-root-g1' : `sha256:${sha256Hex(attestationRoot)}`,
+      ...(latency === undefined ? {} : { latency }),
     };
     if (values.json === true) {
       stdout.write(`${JSON.stringify(info)}\n`);

@@ -14,7 +14,8 @@ import type { PackProof } from '../../enclave/protocol.ts';
 import { clefInputPaths, ClefPathsError, CLEF_MANIFEST_PATH } from '../pack-client/clef-paths.ts';
 import { PackOptionError, parsePackOptionPairs, wireOptions } from '../pack-client/pack-options.ts';
 import { collectGitObjects, GitCollectError, readFileAt } from '../pack-client/git-objects.ts';
-import { githubOidcToken, HostCallError, requestPack } from '../pack-client/host-client.ts';
+import { HostCallError, requestPack } from '../pack-client/host-client.ts';
+import { GithubOidcError, requestGithubActionsIdToken } from '../pack-client/github-oidc.ts';
 import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringListOption, stringOption, type Command, type OptionValues } from '../command.ts';
 
 export const packCommand: Command = {
@@ -230,9 +231,10 @@ async function credentialsFor(values: OptionValues, env: NodeJS.ProcessEnv, audi
   let proof: PackProof;
   if (modes[0] === 'github-oidc') {
     try {
-      proof = { kind: 'oidc', token: await githubOidcToken(env, audience) };
+      proof = { kind: 'oidc', token: await requestGithubActionsIdToken(audience, env) };
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      if (e instanceof GithubOidcError) throw new UsageError(`${e.code}: ${e.message}`);
+      throw e;
     }
   } else if (modes[0] === 'oidc-token-env') {
     const name = stringOption(values, 'oidc-token-env') as string;

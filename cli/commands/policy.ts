@@ -6,7 +6,7 @@ import { parseBuildManifest, type BuildManifest } from '../../verifier/build-man
 import { generateDocumentedKeyPolicy } from '../../policy/generate.ts';
 import { hasErrors, lintPolicies } from '../../policy/lint.ts';
 import { LINT_CODES } from '../../policy/lint-codes.ts';
-import { readPolicyFile } from '../../policy/read.ts';
+import { readPolicyFileAsync } from '../../policy/read.ts';
 import { POLICY_FORMATS, renderPolicies, type PolicyFormat } from '../../policy/render.ts';
 import { isPolicyError } from '../../policy/errors.ts';
 import { KEY_KINDS, type KeyKind } from '../../policy/types.ts';
@@ -43,9 +43,9 @@ function listOption(ctx: CommandContext, name: string): string[] {
     .filter((v) => v !== '');
 }
 
-async function withPolicyErrors(ctx: CommandContext, name: string, run: () => number): Promise<number> {
+async function withPolicyErrors(ctx: CommandContext, name: string, run: () => number | Promise<number>): Promise<number> {
   try {
-    return run();
+    return await run();
   } catch (e) {
     if (isPolicyError(e)) throw new CommandError(e.code, e.message, EXIT_USAGE);
     throw e;
@@ -155,22 +155,37 @@ export const policyLintCommand: Command = {
   path: ['policy', 'lint'],
   summary: 'find fail-open KMS key policies (attestation conditions, Deny, PCR values)',
   help: `Usage: attested-pack policy lint FILE [--manifest build-manifest.json] [--also-manifest FILE]…
-         [--role ARN] [--json]
+         [--role ARN] [--key sops|envelope|signing] [--json]
 
-Checks KMS key policies for ways the Nitro Enclaves attestation conditions fail open or
-never work: an attested Allow without the Deny that stops un-attested calls, case-sensitive
-or wildcard comparison of hex, …IfExists, set operators, Bool/Null misuse, conditions on
-actions that never carry a Recipient, debug (all-zero) PCRs, malformed values, wildcard
-principals, kms:*, and (with --manifest) PCRs that are not the published build's.
+Proves, by evaluating every class of request with the model of KMS key-policy semantics
+(policy/README.md), what each key's policy must guarantee, and prints the request that gets
+through when it does not (KP030–KP032):
+  sops      nobody — the enclave role, any principal of any account through its IAM
+            policies, a service, anyone — uses the key material without an attestation
+            document of the manifest's image; a debug document never passes
+  envelope  only the enclave role wraps keys; only principals named by ARN unwrap them
+  signing   only the enclave role signs; only named principals verify
+  all       the enclave role (--role) can neither rewrite the policy nor create grants
+It also reports patterns that fail open or never work (KP001–KP029): an attested Allow
+without its Deny, case-sensitive or wildcard comparison of hex, …IfExists, set operators,
+Bool/Null misuse, debug (all-zero) PCRs, malformed values, wildcard principals, kms:*, and
+(with --manifest) PCRs that are not the published build's.
+
+Which key a policy is for comes from --key, else from generate's names (policy Id,
+CloudFormation logical id, Terraform resource name), else sops when it names attestation
+keys; otherwise lint refuses. An element, operator, condition key or action it does not
+know, or an expression it cannot resolve, is refused (exit 2, CANNOT_LINT), never skipped.
 
 FILE may be a key policy (JSON), generate's JSON for several keys ({kind: policy}), a
-CloudFormation template (JSON or YAML) with AWS::KMS::Key resources, or the Terraform that
-'policy generate --format terraform' writes (literal jsonencode(...) only).
+CloudFormation template (JSON or YAML, short-form intrinsics included) with AWS::KMS::Key
+resources, or Terraform (aws_kms_key / aws_kms_key_policy; literal policies, heredocs,
+jsonencode of literals; variables, references, file() and templatefile() are refused).
 
 Options:
-  --manifest FILE   the pinned PCR0/1/2/8 (and ImageSha384) must equal this build's
-  --also-manifest F during an image rollout: values of this build are accepted too (repeatable)
-  --role ARN        the enclave role: kms:* for it is an error
+  --manifest FILE   the image that may use the sops key; pinned PCRs must equal this build's
+  --also-manifest F during an image rollout: this build may too (repeatable)
+  --role ARN        the enclave role (required for the envelope and signing keys)
+  --key KIND        sops, envelope or signing: which key every policy in FILE is for
   --json            one JSON object {file, findings, errors, warnings}
 
 Exit codes: 0 no errors (warnings allowed), 1 at least one error, 2 unreadable input.
@@ -181,6 +196,7 @@ ${Object.entries(LINT_CODES).map(([c, d]) => `  ${c} ${d.severity.padEnd(7)} ${d
     manifest: { type: 'string' },
     'also-manifest': { type: 'string', multiple: true },
     role: { type: 'string' },
+    key: { type: 'string' },
     json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 1, name: 'FILE' },
@@ -191,9 +207,12 @@ ${Object.entries(LINT_CODES).map(([c, d]) => `  ${c} ${d.severity.padEnd(7)} ${d
     const manifest = manifestFile === undefined ? undefined : loadManifest(ctx, manifestFile);
     const additionalManifests = stringListOption(ctx.values, 'also-manifest').map((f) => loadManifest(ctx, f));
     if (additionalManifests.length > 0 && manifest === undefined) throw new UsageError('--also-manifest needs --manifest');
+    const key = stringOption(ctx.values, 'key');
+    if (key !== undefined && !KEY_KINDS.includes(key as KeyKind)) throw new UsageError(`--key must be one of ${KEY_KINDS.join(', ')}, got "${key}"`);
     const text = readInput(ctx, file, 'policy file').toString('utf8');
-    return withPolicyErrors(ctx, 'policy lint', () => {
-      const findings = lintPolicies(readPolicyFile(text), {
+    return withPolicyErrors(ctx, 'policy lint', async () => {
+      const findings = lintPolicies(await readPolicyFileAsync(text), {
+        ...(key !== undefined ? { key: key as KeyKind } : {}),
         ...(manifest !== undefined ? { manifest } : {}),
         ...(additionalManifests.length > 0 ? { additionalManifests } : {}),
         ...(role !== undefined ? { enclaveRoleArn: role } : {}),

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { EXIT_OK, EXIT_REFUSED, UsageError, requireOption, stringOption, writeJsonLine, type Command } from '../command.ts';
 import { formatRebuildReport, rebuildAndCompare } from '../../reproducible/rebuild.ts';
 import { defaultSourceRoot, progressTo, readTrustPolicyOption, reportBuildError, withInterruptCleanup } from './build.ts';
+import { rebuildInstalledPackage } from './rebuild-package.ts';
 
 export const rebuildCommand: Command = {
   path: ['rebuild'],
@@ -53,6 +54,9 @@ policy file is not the manifest's, 2 usage or build error (also: the policy file
     const cert = stringOption(values, 'sign-cert');
     const out = stringOption(values, 'out');
     const cache = stringOption(values, 'cache');
+    // From an installed package: rebuild a staged copy with the shipped dependency lock.
+    const staged = await rebuildInstalledPackage({ values, source, manifestPath, cwd, env, stdout, stderr });
+    if (staged !== undefined) return staged;
     const sourceRoot = source === undefined ? defaultSourceRoot() : resolve(cwd, source);
     const kept = (): string[] => [`the download cache ${cache === undefined ? resolve(sourceRoot, '.cache/attested-pack') : resolve(cwd, cache)}`];
     try {

@@ -187,6 +187,28 @@ describe('verify attestation --json, batches and encodings', () => {
     expect((jsonLines(r.out)[0]?.error as { code: string }).code).toMatch(/^MALFORMED_/);
   });
 
+  it('a file over 256 KiB is refused with INPUT_TOO_LARGE (exit 1), a file of exactly 256 KiB is read and given to the verifier', async () => {
+    const big = join(dir, 'big.cbor');
+    writeFileSync(big, Buffer.alloc(256 * 1024 + 1, 0x20));
+    const r = await run(['verify', 'attestation', big, '--at', 'document', '--no-pcr-check', '--json']);
+    expect(r.code).toBe(1);
+    expect(jsonLines(r.out)[0]?.error).toMatchObject({ code: 'INPUT_TOO_LARGE', message: 'file is larger than 262144 bytes' });
+    const limit = join(dir, 'limit.cbor');
+    writeFileSync(limit, Buffer.alloc(256 * 1024, 0x20));
+    const atLimit = await run(['verify', 'attestation', limit, '--at', 'document', '--no-pcr-check', '--json']);
+    // Read whole and handed to the verifier, which applies its own document limit.
+    expect((jsonLines(atLimit.out)[0]?.error as { message: string }).message).not.toBe('file is larger than 262144 bytes');
+  });
+
+  it('a batch of many files gives one report per file, in order', async () => {
+    const files = Array.from({ length: 150 }, (_, i) => (i % 3 === 0 ? VALID_INDEFINITE : i % 3 === 1 ? VALID : BAD_SIGNATURE));
+    const r = await run(['verify', 'attestation', ...files, '--at', 'document', '--no-pcr-check', '--json']);
+    expect(r.code).toBe(1);
+    const lines = jsonLines(r.out);
+    expect(lines.map((l) => l.file)).toEqual(files);
+    expect(lines.map((l) => l.ok)).toEqual(files.map((f) => f !== BAD_SIGNATURE));
+  });
+
   it('an unreadable file is exit 2 with FILE_UNREADABLE, after the others were still checked', async () => {
     const r = await run(['verify', 'attestation', join(dir, 'missing.cbor'), VALID, '--at', 'document', '--no-pcr-check', '--json']);
     expect(r.code).toBe(2);

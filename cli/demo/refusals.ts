@@ -12,7 +12,7 @@ import { packRequestAudience } from '../../verifier/pack-request.ts';
 import { DEV_AUDIENCE } from '../../simulator/dev-trust-policy.ts';
 import { collectGitObjects } from '../pack-client/git-objects.ts';
 import { clefInputPaths } from '../pack-client/clef-paths.ts';
-import { githubOidcToken } from '../pack-client/host-client.ts';
+import { requestGithubActionsIdToken } from '../pack-client/github-oidc.ts';
 import { DemoFailure, REGION, lastJsonLine, type DemoContext } from './context.ts';
 import { ciJob, type DemoCi } from './ci.ts';
 import type { DemoKms } from './kms.ts';
@@ -68,7 +68,7 @@ async function requestBody(s: RefusalScene, rev: string, environment: string): P
 /** A token from the runner's token service for exactly `b` (what CI — or a thief of its request token — gets). */
 async function runnerToken(s: RefusalScene, b: PackRequestBody): Promise<string> {
   const options = { signingKeyArn: null, ttlSeconds: null, bindEncryptionContext: false };
-  return githubOidcToken(s.ci.runner.env(), packRequestAudience(DEV_AUDIENCE, { ...b, options }));
+  return requestGithubActionsIdToken(packRequestAudience(DEV_AUDIENCE, { ...b, options }), s.ci.runner.env());
 }
 
 async function direct(s: RefusalScene, b: PackRequestBody): Promise<Omit<Refusal, 'attack'>> {

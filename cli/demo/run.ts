@@ -12,7 +12,7 @@ import { EnclaveProtocolError } from '../../enclave/protocol.ts';
 import { packRequestAudience } from '../../verifier/pack-request.ts';
 import { collectGitObjects } from '../pack-client/git-objects.ts';
 import { clefInputPaths } from '../pack-client/clef-paths.ts';
-import { githubOidcToken } from '../pack-client/host-client.ts';
+import { requestGithubActionsIdToken } from '../pack-client/github-oidc.ts';
 import { DemoFailure, ENCLAVE_ROLE_ARN, REGION, lastJsonLine, must, type DemoContext } from './context.ts';
 import { applyKeyPolicies, startDemoKms, type DemoKms, type KeyPolicies } from './kms.ts';
 import { ciJob, startDemoCi, DEMO_REPOSITORY, DEMO_WORKFLOW_REF, type DemoCi } from './ci.ts';
@@ -92,7 +92,7 @@ async function tamperedRefused(ctx: DemoContext, s: { kms: DemoKms; ci: DemoCi; 
     region: REGION, options: {},
   };
   ciJob(s.ci, s.commit);
-  const token = await githubOidcToken(s.ci.runner.env(), packRequestAudience(DEV_AUDIENCE, { ...body, options: { signingKeyArn: null, ttlSeconds: null, bindEncryptionContext: false } }));
+  const token = await requestGithubActionsIdToken(packRequestAudience(DEV_AUDIENCE, { ...body, options: { signingKeyArn: null, ttlSeconds: null, bindEncryptionContext: false } }), s.ci.runner.env());
   try {
     await callEnclave({ socketPath: socket }, 'pack', { ...body, proof: { kind: 'oidc', token } }, { deadlineMs: 60_000 });
   } catch (e) {

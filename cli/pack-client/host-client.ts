@@ -88,19 +88,3 @@ export async function requestPack(call: PackCall): Promise<PackReply> {
     receipt: Buffer.from(receipt, 'base64'),
   };
 }
-
-/** GitHub Actions: mint an OIDC token for `audience` (needs `permissions: id-token: write`). */
-export async function githubOidcToken(env: NodeJS.ProcessEnv, audience: string): Promise<string> {
-  const url = env.ACTIONS_ID_TOKEN_REQUEST_URL;
-  const bearer = env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
-  if (url === undefined || bearer === undefined) {
-    throw new HostCallError(0, 'OIDC_UNAVAILABLE', 'ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set: run inside GitHub Actions with `permissions: id-token: write`');
-  }
-  const u = new URL(url);
-  u.searchParams.set('audience', audience);
-  const res = await fetch(u, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(30_000) });
-  if (!res.ok) throw new HostCallError(res.status, 'OIDC_UNAVAILABLE', `the runner's token endpoint answered ${res.status}`);
-  const json = (await res.json()) as { value?: unknown };
-  if (typeof json.value !== 'string') throw new HostCallError(res.status, 'OIDC_UNAVAILABLE', 'the runner returned no token');
-  return json.value;
-}

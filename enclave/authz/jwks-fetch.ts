@@ -103,11 +103,15 @@ export function createTunnelJwksFetcher(opts: TunnelJwksFetcherOptions): JwksFet
     let socket: TLSSocket | undefined;
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
+    const abandon = new AbortController();
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AuthzEdgeError('JWKS_UNAVAILABLE', `the JWKS fetch from ${u.hostname} did not finish in ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => {
+        abandon.abort();
+        reject(new AuthzEdgeError('JWKS_UNAVAILABLE', `the JWKS fetch from ${u.hostname} did not finish in ${timeoutMs} ms`));
+      }, timeoutMs);
     });
     try {
-      const work = connectTlsThroughTunnel({ socketPath: opts.tunnelSocket, caPem: caBundlePem, connectTimeoutMs: timeoutMs }, u.hostname, port).then((s) => {
+      const work = connectTlsThroughTunnel({ socketPath: opts.tunnelSocket, caPem: caBundlePem, connectTimeoutMs: timeoutMs, signal: abandon.signal }, u.hostname, port).then((s) => {
         socket = s;
         if (settled) s.destroy(); // the deadline passed while connecting
         return getOverSocket(s, u);
@@ -118,6 +122,7 @@ export function createTunnelJwksFetcher(opts: TunnelJwksFetcherOptions): JwksFet
       throw asUnavailable(e, u.hostname);
     } finally {
       settled = true;
+      abandon.abort();
       clearTimeout(timer);
       socket?.destroy();
     }

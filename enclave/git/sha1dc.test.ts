@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sha1dc } from './sha1dc.ts';
+import { ubcCheck } from './sha1dc-ubc.ts';
 import { encodeLooseObject, hashObject, parseLooseObject } from './object.ts';
 import { GitVerificationError } from './errors.ts';
 
@@ -96,5 +97,22 @@ describe('hashObject refuses collision blocks in sha1 repositories', () => {
   it('sha256 repositories hash the same bytes as before (no SHA-1 involved)', () => {
     const x = fixture('shattered-1-prefix320.bin');
     expect(hashObject('sha256', x)).toBe(createHash('sha256').update(x).digest('hex'));
+  });
+});
+
+describe('ubcCheck (the mechanically translated unavoidable bit conditions)', () => {
+  it('gives the reference C ubc_check() mask for 40 recorded expanded messages', () => {
+    const vectors = JSON.parse(readFileSync(new URL('../../test/fixtures/sha1dc/ubc-check-vectors.json', import.meta.url), 'utf8')) as { cases: { w: string; mask: string }[] };
+    expect(vectors.cases.length).toBe(40);
+    for (const c of vectors.cases) {
+      const bytes = Buffer.from(c.w, 'hex');
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const w = Uint32Array.from({ length: 80 }, (_, i) => view.getUint32(4 * i, true));
+      expect((ubcCheck(w) >>> 0).toString(16).padStart(8, '0')).toBe(c.mask);
+    }
+  });
+
+  it('refuses an expanded message that is not 80 words', () => {
+    expect(() => ubcCheck(new Uint32Array(79))).toThrow(RangeError);
   });
 });

@@ -8,6 +8,7 @@ import { signDigestP256, verifyDigestP256 } from './ecdsa-digest.ts';
 import { kmsFail } from './errors.ts';
 import { b64, encryptionContext, optBlob, optBool, optEnum, optInt, optString, reqBlob, reqString, type Input } from './input.ts';
 import { defaultKeyPolicy, evaluateKeyPolicy, parseKeyPolicy, type ConditionValue, type KeyPolicy } from './policy-eval.ts';
+import { callerFromArn, principalArnOf } from '../../policy/model/index.ts';
 import { readRecipient, recipientConditionKeys, type AttestedRecipient, type RecipientVerifier } from './recipient.ts';
 import type { Credentials } from './sigv4.ts';
 import type { AliasRecord, KeyRecord, KmsState } from './state.ts';
@@ -88,11 +89,23 @@ function accountOf(arn: string): string {
   return /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(arn)?.[1] ?? '';
 }
 
+const PRINCIPAL_TYPES = { user: 'User', root: 'Account', 'role-session': 'AssumedRole', 'federated-user': 'FederatedUser' } as const;
+
+/** The principal's global condition keys as AWS sets them (aws:PrincipalArn of a session is its role). */
+function principalConditions(caller: CallContext['caller']): Record<string, string> {
+  const who = callerFromArn(caller.principalArn, caller.roleArn);
+  const out: Record<string, string> = {
+    'aws:PrincipalArn': principalArnOf(who) ?? caller.principalArn,
+    'aws:PrincipalAccount': accountOf(caller.principalArn),
+    'kms:CallerAccount': accountOf(caller.principalArn),
+  };
+  if (who.kind in PRINCIPAL_TYPES) out['aws:PrincipalType'] = PRINCIPAL_TYPES[who.kind as keyof typeof PRINCIPAL_TYPES];
+  return out;
+}
+
 function baseConditions(call: CallContext, key: KeyRecord): Record<string, ConditionValue | boolean> {
   return {
-    'aws:PrincipalArn': call.caller.principalArn,
-    'aws:PrincipalAccount': accountOf(call.caller.principalArn),
-    'kms:CallerAccount': accountOf(call.caller.principalArn),
+    ...principalConditions(call.caller),
     'kms:KeySpec': key.keySpec,
     'kms:KeyUsage': key.keyUsage,
     'kms:KeyOrigin': 'AWS_KMS',
@@ -108,12 +121,16 @@ function contextConditions(ctx: Record<string, string>): Record<string, Conditio
   return out;
 }
 
+function roleOf(call: CallContext): { roleArn?: string } {
+  return call.caller.roleArn === undefined ? {} : { roleArn: call.caller.roleArn };
+}
+
 function authorize(call: CallContext, resolved: ResolvedKey, action: string, extra: Record<string, ConditionValue | boolean> = {}): void {
   const { key } = resolved;
   const context = { ...baseConditions(call, key), ...extra };
   if (resolved.alias !== undefined) context['kms:RequestAlias'] = resolved.alias;
   const arn = keyArn(call.env, key.keyId);
-  const decision = evaluateKeyPolicy(policyOf(key), { action, principalArn: call.caller.principalArn, resource: arn, context });
+  const decision = evaluateKeyPolicy(policyOf(key), { action, principalArn: call.caller.principalArn, ...roleOf(call), resource: arn, context });
   if (decision.decision === 'allow') return;
   const why = decision.decision === 'deny' ? 'with an explicit deny in a resource-based policy' : `because no resource-based policy allows the ${action} action`;
   kmsFail('AccessDeniedException', `User: ${call.caller.principalArn} is not authorized to perform: ${action} on resource: ${arn} ${why}`);
@@ -179,8 +196,9 @@ function lockoutCheck(call: CallContext, policy: KeyPolicy, keyId: string, bypas
   const decision = evaluateKeyPolicy(policy, {
     action: 'kms:PutKeyPolicy',
     principalArn: call.caller.principalArn,
+    ...roleOf(call),
     resource: keyArn(call.env, keyId),
-    context: { 'aws:PrincipalArn': call.caller.principalArn, 'kms:CallerAccount': accountOf(call.caller.principalArn) },
+    context: principalConditions(call.caller),
   });
   if (decision.decision !== 'allow') {
     kmsFail(

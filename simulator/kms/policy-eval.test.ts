@@ -39,8 +39,26 @@ describe('principals', () => {
     expect(decide(policy(allow({ Principal: { AWS: `arn:aws:iam::${ACCT}:role/other` } })), req({ principalArn: SESSION }))).toBe('implicit-deny');
     expect(decide(policy(allow({ Principal: { AWS: '*' } })))).toBe('allow');
     expect(decide(policy(allow({ Principal: { Service: 'ec2.amazonaws.com' } })))).toBe('implicit-deny');
-    expect(decide(policy(allow(), { Effect: 'Deny', NotPrincipal: { AWS: USER }, Action: 'kms:*', Resource: '*' }))).toBe('allow');
-    expect(decide(policy(allow(), { Effect: 'Deny', NotPrincipal: { AWS: USER }, Action: 'kms:*', Resource: '*' }), req({ principalArn: SESSION }))).toBe('deny');
+  });
+
+  it('NotPrincipal only with Deny, and it exempts a caller only when its account, role and session are all listed (IAM)', () => {
+    const notP = (...arns: string[]) => policy(allow(), { Effect: 'Deny', NotPrincipal: { AWS: arns }, Action: 'kms:*', Resource: '*' });
+    const ROOT = `arn:aws:iam::${ACCT}:root`;
+    const ROLE = `arn:aws:iam::${ACCT}:role/enclave`;
+    expect(decide(notP(USER, ROOT))).toBe('allow');
+    // Without the account the Deny applies to the whole account, the named user included.
+    expect(decide(notP(USER))).toBe('deny');
+    expect(decide(notP(USER, ROOT), req({ principalArn: SESSION }))).toBe('deny');
+    // The role ARN alone does not exempt its sessions: the session must be named too.
+    expect(decide(notP(ROLE, ROOT), req({ principalArn: SESSION }))).toBe('deny');
+    expect(decide(notP(ROLE, ROOT, SESSION), req({ principalArn: SESSION }))).toBe('allow');
+    expect(() => parseKeyPolicy(policy({ Effect: 'Allow', NotPrincipal: { AWS: USER }, Action: 'kms:*', Resource: '*' }))).toThrow(/NotPrincipal with Allow/);
+  });
+
+  it('a role with a path matches its sessions when the caller says which role it is', () => {
+    const pathRole = `arn:aws:iam::${ACCT}:role/team/enclave`;
+    expect(decide(policy(allow({ Principal: { AWS: pathRole } })), req({ principalArn: SESSION, roleArn: pathRole }))).toBe('allow');
+    expect(decide(policy(allow({ Principal: { AWS: pathRole } })), req({ principalArn: SESSION }))).toBe('implicit-deny');
   });
 });
 
@@ -137,6 +155,13 @@ describe('malformed policies → MalformedPolicyDocumentException', () => {
     ['both Action and NotAction', policy(allow({ NotAction: 'kms:Sign' }))],
     ['no Resource', policy({ Effect: 'Allow', Principal: '*', Action: 'kms:*' })],
     ['unknown operator', policy(allow({ Condition: { StringSortOf: { 'kms:CallerAccount': 'x' } } }))],
+    ['unknown statement element', policy(allow({ Resources: '*' }))],
+    ['NotPrincipal with Allow', policy({ Effect: 'Allow', NotPrincipal: { AWS: USER }, Action: 'kms:*', Resource: '*' })],
+    ['wildcard inside a principal ARN', policy(allow({ Principal: { AWS: `arn:aws:iam::${ACCT}:role/*` } }))],
+    ['Numeric operator with a non-number', policy(allow({ Condition: { NumericLessThan: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 'seven' } } }))],
+    ['bad CIDR', policy(allow({ Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/33' } } }))],
+    ['bad date', policy(allow({ Condition: { DateLessThan: { 'aws:CurrentTime': 'tomorrow' } } }))],
+    ['duplicate JSON member', `{"Version":"2012-10-17","Version":"2012-10-17","Statement":[]}`],
     ['non-string value', policy(allow({ Condition: { StringEquals: { 'kms:CallerAccount': { a: 1 } } } }))],
     ['bad version', { Version: '2020-01-01', Statement: [allow()] }],
     ['duplicate Sid', policy({ ...allow(), Sid: 'x' }, { ...allow(), Sid: 'x' })],
@@ -153,4 +178,24 @@ describe('malformed policies → MalformedPolicyDocumentException', () => {
       expect(type).toBe('MalformedPolicyDocumentException');
     });
   }
+});
+
+describe('operators KMS accepts beyond strings (Date, IpAddress, Binary, Numeric)', () => {
+  const c = (op: string, key: string, value: unknown, ctx: PolicyRequest['context']) => decide(policy(allow({ Condition: { [op]: { [key]: value } } })), req({ context: ctx }));
+  it('DateLessThan / DateGreaterThanEquals with ISO 8601 and epoch seconds', () => {
+    expect(c('DateLessThan', 'aws:CurrentTime', '2030-01-01T00:00:00Z', { 'aws:CurrentTime': '2026-12-05T12:00:00Z' })).toBe('allow');
+    expect(c('DateLessThan', 'aws:CurrentTime', '2020-01-01T00:00:00Z', { 'aws:CurrentTime': '2026-12-05T12:00:00Z' })).toBe('implicit-deny');
+    expect(c('DateGreaterThanEquals', 'aws:EpochTime', '1700000000', { 'aws:EpochTime': '1800000000' })).toBe('allow');
+  });
+  it('IpAddress / NotIpAddress with IPv4 and IPv6 CIDRs', () => {
+    expect(c('IpAddress', 'aws:SourceIp', '203.0.113.0/24', { 'aws:SourceIp': '203.0.113.9' })).toBe('allow');
+    expect(c('IpAddress', 'aws:SourceIp', '203.0.113.0/24', { 'aws:SourceIp': '203.0.114.9' })).toBe('implicit-deny');
+    expect(c('IpAddress', 'aws:SourceIp', '2001:db8::/32', { 'aws:SourceIp': '2001:db8:1::5' })).toBe('allow');
+    expect(c('NotIpAddress', 'aws:SourceIp', '203.0.113.0/24', {})).toBe('allow');
+  });
+  it('BinaryEquals compares decoded bytes; NumericLessThanEquals', () => {
+    expect(c('BinaryEquals', 'kms:EncryptionContext:blob', 'QUJD', { 'kms:EncryptionContext:blob': 'QUJD' })).toBe('allow');
+    expect(c('BinaryEquals', 'kms:EncryptionContext:blob', 'QUJD', { 'kms:EncryptionContext:blob': 'QUJE' })).toBe('implicit-deny');
+    expect(c('NumericLessThanEquals', 'kms:ScheduleKeyDeletionPendingWindowInDays', 30, { 'kms:ScheduleKeyDeletionPendingWindowInDays': '7' })).toBe('allow');
+  });
 });

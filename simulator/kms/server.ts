@@ -15,6 +15,7 @@ import { CloudTrailWriter, type KmsCallRecord } from './cloudtrail.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
 import { KmsStateError, loadState, lockStateDir, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
+import { latencyDelay, type LatencyModel } from '../latency.ts';
 
 export interface KmsPrincipal {
   accessKeyId: string;
@@ -22,6 +23,8 @@ export interface KmsPrincipal {
   /** e.g. arn:aws:iam::111122223333:role/ci, arn:aws:sts::111122223333:assumed-role/enclave/i-… */
   principalArn: string;
   sessionToken?: string;
+  /** For a session: the role ARN with its path (aws:PrincipalArn); derived without one when absent. */
+  roleArn?: string;
 }
 
 export interface KmsEmulatorOptions {
@@ -50,6 +53,11 @@ export interface KmsEmulatorOptions {
   maxBodyBytes?: number;
   /** Write a SIMULATED CloudTrail event for every answered call here (simulator/kms/cloudtrail.ts). */
   cloudTrailDir?: string;
+  /**
+   * Simulated network + service time: every request waits one delay of this seeded model
+   * before it is answered (benchmarks: wall time under real-KMS round trips). Default none.
+   */
+  latency?: LatencyModel;
 }
 
 export interface KmsEmulator {
@@ -60,6 +68,8 @@ export interface KmsEmulator {
   caPem: string;
   /** Path of the CA certificate (PEM) clients should trust (SSL_CERT_FILE for sops). */
   caFile: string;
+  /** Change the simulated round trip from the next request on (benchmarks: 0 and 15 ms rows). */
+  setLatency(model: LatencyModel | undefined): void;
   close(): Promise<void>;
 }
 
@@ -256,9 +266,11 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
   }
 
   const trail = opts.cloudTrailDir === undefined ? undefined : new CloudTrailWriter(opts.cloudTrailDir);
+  let roundTrip = latencyDelay(opts.latency);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req, res, maxBody);
     if (body === undefined) return;
+    await roundTrip();
     const requestId = randomUUID();
     // The emulator's clock is the server's clock: SDKs correct their skew from Date.
     const idHeader = { 'x-amzn-requestid': requestId, date: new Date(now()).toUTCString() };
@@ -335,6 +347,9 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     port,
     caPem: tls.caPem,
     caFile: tls.caFile,
+    setLatency: (model) => {
+      roundTrip = latencyDelay(model);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

@@ -12,6 +12,11 @@ export interface Credentials {
   /** When set, requests must carry it as X-Amz-Security-Token. */
   sessionToken?: string;
   principalArn: string;
+  /**
+   * For an STS assumed-role session: the role's ARN with its path (a session ARN omits the
+   * path); aws:PrincipalArn is this ARN, as AWS sets it. Derived without a path when absent.
+   */
+  roleArn?: string;
 }
 
 export interface SignedRequest {
