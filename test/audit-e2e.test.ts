@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { runAudit } from '../cli/audit/index.ts';
 import { runCli } from './cli-support.ts';
 import { buildAuditWorld, type AuditWorld } from './audit-world.ts';
+import { samplePolicyBytes } from '../verifier/test-trust-policy.ts';
 
 let w: AuditWorld;
 beforeAll(async () => {
@@ -81,6 +82,20 @@ describe('audit end to end', () => {
       writeFileSync(file, bytes);
       expect(readdirSync(w.cloudTrailDir).sort()).toEqual(files);
     }
+  });
+
+  it('packs outside the trust policy: repository by id, environment, ref', () => {
+    // The world's receipts: repository id 123456789 (owner 987654), payments-api/production, refs/heads/main.
+    const policy = (edit: (p: Record<string, any>) => void) => {
+      const f = join(w.dir, `policy-${Math.random().toString(16).slice(2)}.json`);
+      writeFileSync(f, samplePolicyBytes(edit));
+      return audit({ trustPolicy: f, keys: [w.envelopeKey] }).findings.outsidePolicy.map((x) => x.reason);
+    };
+    const ours = (p: Record<string, any>) => { p.repositories[0].github = { repositoryId: '123456789', repositoryOwnerId: '987654' }; };
+    expect(policy(ours)).toEqual([]);
+    expect(policy(() => undefined)).toEqual(Array(4).fill('repository example/secrets (id 123456789) is not in the trust policy'));
+    expect(policy((p) => { ours(p); delete p.repositories[0].environments.production; })[0]).toMatch(/environment production is not allowed/);
+    expect(policy((p) => { ours(p); p.repositories[0].environments.production.refs = ['refs/heads/release']; })[0]).toMatch(/ref refs\/heads\/main is not allowed/);
   });
 
   it('the CLI: text report, exit 1; --json; a clean audit exits 0', async () => {
