@@ -10,6 +10,7 @@ import { readTrail } from '../cli/audit/cloudtrail-files.ts';
 import { AuditError } from '../cli/audit/errors.ts';
 import { readReceiptStore } from '../cli/audit/receipt-store.ts';
 import { reconcile } from '../cli/audit/reconcile.ts';
+import { sampleManifest } from './receipt-fixtures.ts';
 
 const FIXTURES = new URL('./fixtures/cloudtrail/', import.meta.url).pathname;
 const DELIVERY = join(FIXTURES, '111122223333_CloudTrail_us-west-2_20200727T2300Z_aws-docs.json.gz');
@@ -129,5 +130,25 @@ describe('audit refusals beyond the file format', () => {
     mkdirSync(join(dir, 'api', 'prod'), { recursive: true });
     writeFileSync(join(dir, 'api', 'prod', 'latest.json'), '{}');
     expect(readReceiptStore(dir, { manifests: [] }).failed).toEqual([{ key: 'api/prod/latest.json', code: 'RECEIPT_KEY_MISMATCH', message: 'file name is not <revision>.json' }]);
+  });
+});
+
+describe('reconcile: answered calls from images the manifests do not name', () => {
+  const manifest = sampleManifest();
+  const recipient = (pcr0: string, pcr1: string, pcr2: string) => ({
+    attestationDocumentModuleId: 'i-1-enc1', attestationDocumentEnclaveImageDigest: pcr0, attestationDocumentEnclavePCR1: pcr1, attestationDocumentEnclavePCR2: pcr2,
+  });
+  it('an unknown image and a debug-mode enclave that KMS answered are findings (and unexplained)', () => {
+    const zero = '0'.repeat(96);
+    const t = readTrail([file(JSON.stringify({ Records: [
+      event({ requestID: 'r-known', eventID: 'e1', additionalEventData: { recipient: recipient(manifest.pcrs['0'], manifest.pcrs['1'], manifest.pcrs['2']) } }),
+      event({ requestID: 'r-unknown', eventID: 'e2', additionalEventData: { recipient: recipient(manifest.pcrs['0'], manifest.pcrs['1'], 'ab'.repeat(48)) } }),
+      event({ requestID: 'r-debug', eventID: 'e3', additionalEventData: { recipient: recipient(zero, zero, zero) } }),
+    ] }))]);
+    const r = reconcile({ ...t, store: { receipts: [], failed: [] }, manifests: [manifest], keys: [] });
+    expect(r.findings.unknownImage.map((e) => e.requestId)).toEqual(['r-unknown']);
+    expect(r.findings.debugMode.map((e) => e.requestId)).toEqual(['r-debug']);
+    expect(r.findings.unexplained.map((e) => [e.requestId, e.image])).toEqual([['r-known', 'manifest'], ['r-unknown', 'unknown'], ['r-debug', 'debug']]);
+    expect(r.clean).toBe(false);
   });
 });
