@@ -25,7 +25,7 @@ import { CmsError } from './cms.ts';
 import { KmsCallLog, KmsCallLogError } from './kms-calls.ts';
 import { TunnelError } from './tunnel.ts';
 import { parsePackOptions, refuse } from './pack/options.ts';
-import { checkKeysAllowed, sopsFilesOf } from './pack/key-scope.ts';
+import { checkFilesInScope, sopsFilesOf } from './pack/key-scope.ts';
 import { signReceipt } from './pack/receipt.ts';
 import type { PackAuthorizer, PackAuthorizationResult } from './pack/authorizer.ts';
 import type { ReceiptPackOptions } from '../verifier/statement.ts';
@@ -110,7 +110,7 @@ async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
   if ('kms' in target && target.kms.provider !== 'aws') {
     refuse('UNSUPPORTED_PROVIDER', `identity '${identity.name}' uses KMS provider '${target.kms.provider}'; the enclave supports aws`);
   }
-  checkKeysAllowed(sopsFilesOf(input.tree, clef.manifest, input.identity, input.environment), s.auth.allowedKmsKeyArns, input.environment);
+  checkFilesInScope(sopsFilesOf(input.tree, clef.manifest, input.identity, input.environment), s.auth.allowedKmsKeyArns);
   // One RSA key and one attestation document serve every Recipient call of this pack.
   const recipient = await RecipientSession.open(ctx.nsm, recipients);
   const sopsKeys = new Set<string>();

@@ -29,7 +29,7 @@ const repo = makeGitRepo({ 'clef.yaml': CLEF_YAML, 'secrets/api/dev.enc.yaml': '
 
 /** A pack handler that signs a real receipt; `tweak` lets a test make it lie. */
 const seenOptions: Array<Record<string, unknown>> = [];
-function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): PackHandler {
+function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string; dropTtl?: boolean } = {}): PackHandler {
   return async (input, ctx) => {
     seenOptions.push(input.options);
     const clef = input.tree.readFile('clef.yaml');
@@ -45,7 +45,12 @@ function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): Pa
       artifactName: `${input.identity}/${input.environment}.json`,
       authorization: sampleReceiptAuthorization(tweak.commit ?? input.commit, 'test/repo'),
       source: { repository: 'test/repo', commit: tweak.commit ?? input.commit, objectFormat: input.objectFormat, clefYaml: clef.id, cells },
-      pack: { identity: input.identity, environment: input.environment, namespaces: ['api', 'web'], revision: `${Date.now()}-0a1b2c3d`, packedAt: new Date().toISOString(), options: { ...NO_PACK_OPTIONS } },
+      pack: { identity: input.identity, environment: input.environment, namespaces: ['api', 'web'], revision: `${Date.now()}-0a1b2c3d`, packedAt: new Date().toISOString(), options: {
+        ...NO_PACK_OPTIONS,
+        // What the enclave received — unless this "host" strips the TTL on the way.
+        ttlSeconds: typeof input.options.ttlSeconds === 'number' && tweak.dropTtl !== true ? input.options.ttlSeconds : null,
+        bindEncryptionContext: input.options.bindEncryptionContext === true,
+      } },
       kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null, calls: [] },
       artifactSha256: createHash('sha256').update(artifact).digest('hex'),
       builderVersion: '0.1.0',
@@ -57,7 +62,7 @@ function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string } = {}): Pa
   };
 }
 
-const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => runMain(argv, { cwd: repo, env });
+const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => runMain(argv, { cwd: repo, env: { ...PROOF_ENV, ...env } });
 
 const harnesses: Harness[] = [];
 async function harness(handler: PackHandler): Promise<Harness> {
@@ -69,8 +74,11 @@ afterAll(async () => {
   for (const h of harnesses) await h.close();
 });
 
+/** A stand-in proof: this host's enclave handler signs receipts without checking it. */
+const PROOF_ENV = { CI_PROOF: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2ln' };
+
 function args(h: Harness, out: string, extra: string[] = []): string[] {
-  return ['pack', '--host', h.url, '--identity', 'api-svc', '--env', 'dev', '--manifest', join(h.dir, 'manifest.json'), '--root', join(h.dir, 'root.pem'), '--out', out, ...extra];
+  return ['pack', '--host', h.url, '--identity', 'api-svc', '--env', 'dev', '--manifest', join(h.dir, 'manifest.json'), '--root', join(h.dir, 'root.pem'), '--out', out, '--oidc-token-env', 'CI_PROOF', ...extra];
 }
 
 describe('attested-pack pack', () => {
@@ -81,9 +89,9 @@ describe('attested-pack pack', () => {
 
   it('packs, writes artifact.json + receipt.json and verifies the receipt (sha256 repository)', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
-    const r = await run([...args(h, out), '--json', '--option', 'ttlSeconds=60', '--option', 'bindEncryptionContext=true'], { ATTESTED_PACK_TOKEN: TOKEN_DEV, GITHUB_REPOSITORY: 'acme/app' });
+    const r = await run([...args(h, out), '--json', '--option', 'ttlSeconds=60', '--option', 'bindEncryptionContext=true'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
     expect(r.err).toContain('packing api-svc/dev');
-    expect(seenOptions.at(-1)).toEqual({ ttlSeconds: 60, bindEncryptionContext: true, repository: 'acme/app' });
+    expect(seenOptions.at(-1)).toEqual({ ttlSeconds: 60, bindEncryptionContext: true });
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out) as Record<string, unknown>;
     expect(summary).toMatchObject({ ok: true, identity: 'api-svc', environment: 'dev', commit: git(repo, 'rev-parse', 'HEAD'), objectFormat: 'sha256', trust: 'simulated' });
@@ -108,7 +116,28 @@ describe('attested-pack pack', () => {
     const bad = await harness(receiptHandler({ commit: 'b'.repeat(64) }));
     const r = await run([...args(bad, mkdtempSync(join(tmpdir(), 'ap-out-'))), '--json'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'COMMIT_MISMATCH' });
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'EXPECTATION_MISMATCH' });
+  });
+
+  it('refuses a receipt whose pack options differ from those requested (a host that dropped the TTL)', async () => {
+    const bad = await harness(receiptHandler({ dropTtl: true }));
+    const r = await run([...args(bad, mkdtempSync(join(tmpdir(), 'ap-out-'))), '--json', '--option', 'ttlSeconds=60'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: false, code: 'EXPECTATION_MISMATCH' });
+    expect(JSON.parse(r.out).message).toContain('options.ttlSeconds');
+  });
+
+  it('needs exactly one proof; --print-audience prints the request-bound audience', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
+    const none = args(h, out).filter((a) => a !== '--oidc-token-env' && a !== 'CI_PROOF');
+    const r = await run(none, { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('give exactly one proof');
+    const two = await run([...args(h, out), '--sshsig'], { ATTESTED_PACK_TOKEN: TOKEN_DEV });
+    expect(two.code).toBe(2);
+    const aud = await run([...args(h, out), '--print-audience']);
+    expect(aud.code).toBe(0);
+    expect(aud.out.trim()).toMatch(/^attested-pack:[A-Za-z0-9_-]{43}$/);
   });
 
   it('refuses when the enclave does not run the image of the given manifest', async () => {
@@ -131,7 +160,8 @@ describe('attested-pack pack', () => {
 
   it('usage errors exit 2: no token, missing flags, undeclared identity, OIDC outside Actions', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ap-out-'));
-    expect((await run(args(h, out))).code).toBe(2);
+    // no host token and no OIDC proof to fall back on
+    expect((await run([...args(h, out).filter((a) => a !== '--oidc-token-env' && a !== 'CI_PROOF'), '--sshsig'])).code).toBe(2);
     expect((await run(['pack', '--identity', 'api-svc', '--env', 'dev'], { ATTESTED_PACK_TOKEN: TOKEN_DEV })).code).toBe(2);
     const argv = args(h, out);
     argv[argv.indexOf('--identity') + 1] = 'nobody';
@@ -139,7 +169,7 @@ describe('attested-pack pack', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain("no service identity 'nobody'");
     expect((await run([...args(h, out), '--option', 'novalue'], { ATTESTED_PACK_TOKEN: TOKEN_DEV })).code).toBe(2);
-    const o = await run([...args(h, out), '--github-oidc']);
+    const o = await run([...args(h, out).filter((a) => a !== '--oidc-token-env' && a !== 'CI_PROOF'), '--github-oidc']);
     expect(o.code).toBe(2);
     expect(o.err).toContain('ACTIONS_ID_TOKEN_REQUEST_URL');
   });

@@ -286,6 +286,17 @@ describe('the trust policy, enforced by the enclave', () => {
     }
   });
 
+  it('a commit whose committer time is in the future (the age limit would never apply): COMMIT_TIME_IN_FUTURE', async () => {
+    const commit = commitOn('main', { 'NOTES.md': 'from the future\n' }, { date: '2100-01-01T00:00:00Z' });
+    try {
+      const b = await body('payments-api', 'production', commit);
+      b.proof = world.proofFor(b);
+      expect(await refusedBy(direct(b))).toMatchObject({ detail: 'COMMIT_TIME_IN_FUTURE' });
+    } finally {
+      git('reset', '-q', '--hard', 'HEAD~1');
+    }
+  });
+
   it('expired, not-yet-valid and over-long tokens: OIDC_EXPIRED / OIDC_INVALID', async () => {
     const now = Math.floor(Date.now() / 1000);
     const b = await body('payments-api', 'production', 'main');

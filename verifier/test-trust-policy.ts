@@ -82,7 +82,6 @@ export function samplePolicyValue(): Record<string, any> {
           },
           dev: { refs: ['refs/heads/main', 'refs/heads/develop'], kmsKeyArns: [DEV_KEY_ARN] },
         },
-        sshSigners: [{ publicKey: `${TEST_SSH_KEY} release-bot`, identities: ['web'], environments: ['dev'] }],
       },
       {
         name: 'group/sub/app',
@@ -92,6 +91,13 @@ export function samplePolicyValue(): Record<string, any> {
       },
     ],
   };
+}
+
+/** The sample as a development policy with one SSH signer (signers are development-only). */
+export function withSigner(p: Record<string, any>): Record<string, any> {
+  p.development = true;
+  p.repositories[0].sshSigners = [{ publicKey: `${TEST_SSH_KEY} release-bot`, identities: ['web'], environments: ['dev'] }];
+  return p;
 }
 
 export function samplePolicyBytes(mutate?: (p: Record<string, any>) => void): Uint8Array {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { VerificationError } from './errors.ts';
 import { canonicalTrustPolicyBytes, parseTrustPolicy, trustPolicyDigest, MAX_TRUST_POLICY_BYTES } from './trust-policy.ts';
-import { DEV_KEY_ARN, NOT_CA_PEM, PROD_KEY_ARN, samplePolicyBytes, samplePolicyValue, TEST_CA_PEM, TEST_SSH_KEY, TEST_SSH_KEY_2 } from './test-trust-policy.ts';
+import { DEV_KEY_ARN, NOT_CA_PEM, PROD_KEY_ARN, samplePolicyBytes, samplePolicyValue, TEST_CA_PEM, withSigner, TEST_SSH_KEY, TEST_SSH_KEY_2 } from './test-trust-policy.ts';
 
 type P = Record<string, any>;
 
@@ -34,7 +34,8 @@ describe('parseTrustPolicy: a valid policy', () => {
     expect(env.requireProtected).toBe(false);
     expect(env.maxRunAttempt).toBe(3);
     expect(p.repositories[0]!.environments.dev!.maxRunAttempt).toBeNull();
-    expect(p.repositories[0]!.sshSigners[0]!.publicKey).toBe(TEST_SSH_KEY);
+    expect(p.repositories[0]!.sshSigners).toEqual([]);
+    expect(parseTrustPolicy(mutated(withSigner)).repositories[0]!.sshSigners[0]!.publicKey).toBe(TEST_SSH_KEY);
     const gl = p.repositories[1]!;
     expect(gl.github).toBeNull();
     expect(gl.gitlab).toEqual({ projectId: '42', namespaceId: '99' });
@@ -75,7 +76,7 @@ describe('parseTrustPolicy: a valid policy', () => {
 
   it('accepts tags with tagRulesExist, explicit events, and sshSigners without identities in development', () => {
     const p = parseTrustPolicy(mutated((x) => {
-      x.development = true;
+      withSigner(x);
       prod(x).refs = ['refs/tags/v1.2.3'];
       prod(x).tagRulesExist = true;
       prod(x).events = ['push', 'pull_request'];
@@ -168,23 +169,23 @@ describe('parseTrustPolicy: refusals', () => {
     ['run attempt 0', (p) => { prod(p).maxRunAttempt = 0; }, /maxRunAttempt/],
     ['commit age too small', (p) => { prod(p).maxCommitAgeSeconds = 1; }, /maxCommitAgeSeconds/],
     ['control character', (p) => { gh(p).name = 'org/a\u0007'; }, /control characters/],
-    ['signer without identities in production', (p) => { delete gh(p).sshSigners[0].identities; }, /must be listed unless the policy is a development policy/],
-    ['signer for an unknown environment', (p) => { gh(p).sshSigners[0].environments = ['staging']; }, /no policy for/],
-    ['signer environment "toString"', (p) => { gh(p).sshSigners[0].environments = ['tostring']; }, /no policy for/],
-    ['signer key type', (p) => { gh(p).sshSigners[0].publicKey = 'ssh-dss AAAA'; }, /key type/],
-    ['signer key without blob', (p) => { gh(p).sshSigners[0].publicKey = 'ssh-ed25519'; }, /<type> <base64>/],
-    ['signer key blob type mismatch', (p) => { gh(p).sshSigners[0].publicKey = `ssh-rsa ${TEST_SSH_KEY.split(' ')[1]}`; }, /differs/],
-    ['signer key bad base64', (p) => { gh(p).sshSigners[0].publicKey = 'ssh-ed25519 AAAA*'; }, /canonical base64/],
-    ['signer key truncated', (p) => { gh(p).sshSigners[0].publicKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA=='; }, /truncated|32 bytes/],
-    ['signer key reused in another repository', (p) => { p.repositories[1].sshSigners = [{ publicKey: TEST_SSH_KEY, identities: ['x'], environments: ['production'] }]; }, /sshSigners\[\]\.publicKey repeats/],
-    ['bad signer identity', (p) => { gh(p).sshSigners[0].identities = ['Web']; }, /identities\[0\]/],
+    ['signers in a production policy', (p) => { withSigner(p); p.development = false; }, /allowed only in a development policy/],
+    ['signer for an unknown environment', (p) => { withSigner(p); gh(p).sshSigners[0].environments = ['staging']; }, /no policy for/],
+    ['signer environment "toString"', (p) => { withSigner(p); gh(p).sshSigners[0].environments = ['tostring']; }, /no policy for/],
+    ['signer key type', (p) => { withSigner(p); gh(p).sshSigners[0].publicKey = 'ssh-dss AAAA'; }, /key type/],
+    ['signer key without blob', (p) => { withSigner(p); gh(p).sshSigners[0].publicKey = 'ssh-ed25519'; }, /<type> <base64>/],
+    ['signer key blob type mismatch', (p) => { withSigner(p); gh(p).sshSigners[0].publicKey = `ssh-rsa ${TEST_SSH_KEY.split(' ')[1]}`; }, /differs/],
+    ['signer key bad base64', (p) => { withSigner(p); gh(p).sshSigners[0].publicKey = 'ssh-ed25519 AAAA*'; }, /canonical base64/],
+    ['signer key truncated', (p) => { withSigner(p); gh(p).sshSigners[0].publicKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA=='; }, /truncated|32 bytes/],
+    ['signer key reused in another repository', (p) => { withSigner(p); p.repositories[1].sshSigners = [{ publicKey: TEST_SSH_KEY, identities: ['x'], environments: ['production'] }]; }, /sshSigners\[\]\.publicKey repeats/],
+    ['bad signer identity', (p) => { withSigner(p); gh(p).sshSigners[0].identities = ['Web']; }, /identities\[0\]/],
   ];
   for (const [name, mutate, match] of cases) {
     it(name, () => refused(mutated(mutate), match));
   }
 
   it('a second distinct signer key is fine', () => {
-    expect(() => parseTrustPolicy(mutated((p) => { p.repositories[1].sshSigners = [{ publicKey: TEST_SSH_KEY_2, identities: ['x'], environments: ['production'] }]; }))).not.toThrow();
+    expect(() => parseTrustPolicy(mutated((p) => { withSigner(p); p.repositories[1].sshSigners = [{ publicKey: TEST_SSH_KEY_2, identities: ['x'], environments: ['production'] }]; }))).not.toThrow();
   });
 
   it('exports the key ARNs used by other tests as valid', () => {

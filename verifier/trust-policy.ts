@@ -268,6 +268,10 @@ function parseRepository(v: unknown, where: string, issuers: TrustedIssuer[], de
     text(n, `${where}.environments key`, 64, CLEF_NAME);
     environments[n] = parseEnvironment(envObject[n], `${where}.environments.${n}`, issuer.kind, development);
   }
+  // An SSH commit signature binds neither a ref nor the pack request (identity, environment,
+  // options, nonce): a host holding any commit the signer ever signed could have it packed.
+  // So signers are a development convenience only, never a production path.
+  if (Array.isArray(o.sshSigners) && o.sshSigners.length > 0 && !development) bad(`${where}.sshSigners`, 'are allowed only in a development policy (an SSH signature binds no ref and no pack request)');
   const sshSigners = optional(o.sshSigners, (x) => array(x, `${where}.sshSigners`, 0, MAX_SSH_SIGNERS).map((s, i) => parseSigner(s, `${where}.sshSigners[${i}]`, environments, development)), []);
   return { name: text(o.name, `${where}.name`, 256, REPO_NAME), issuer: issuerId, ...parseIds(o, issuer.kind, where), environments, sshSigners };
 }

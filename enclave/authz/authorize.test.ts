@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packRequestAudience, type CanonicalPackRequest } from '../../verifier/pack-request.ts';
 import { canonicalTrustPolicyBytes, trustPolicyDigest, type TrustPolicy } from '../../verifier/trust-policy.ts';
-import { DEV_KEY_ARN, PROD_KEY_ARN, TEST_SSH_KEY } from '../../verifier/test-trust-policy.ts';
+import { DEV_KEY_ARN, PROD_KEY_ARN, TEST_SSH_KEY, withSigner } from '../../verifier/test-trust-policy.ts';
 import { authorizePack, type AuthorizeInput } from './authorize.ts';
 import { AuthzError } from './errors.ts';
 import { JwksCache } from './jwks-cache.ts';
@@ -210,47 +210,52 @@ describe('authorizePack: GitLab', () => {
   });
 });
 
-describe('authorizePack: sshsig', () => {
+describe('authorizePack: sshsig (development policies only)', () => {
+  const signerPolicy = testPolicy(withSigner);
   const webDev = request({ identity: 'web', environment: 'dev' });
   const fingerprint = (line: string): string => `SHA256:${createHash('sha256').update(Buffer.from(line.split(' ')[1] as string, 'base64')).digest('base64').replace(/=+$/, '')}`;
   const good: AuthorizeInput['verifySshsig'] = (_raw, _sig, allowed) => ({ publicKey: allowed[0] as string, fingerprint: fingerprint(allowed[0] as string) });
 
   it('is refused when this build has no sshsig verifier', async () => {
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' } })))).toBe('SSHSIG_INVALID');
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, proof: { sshSignature: 'embedded' } })))).toBe('SSHSIG_INVALID');
   });
 
   it('authorizes a listed signer for a listed identity and environment', async () => {
     let offered: readonly string[] = [];
     let sigSeen = '';
-    const a = await authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: (raw, sig, allowed) => { offered = allowed; sigSeen = sig; return good(raw, sig, allowed); } }));
+    const a = await authorizePack(input({ policy: signerPolicy, req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: (raw, sig, allowed) => { offered = allowed; sigSeen = sig; return good(raw, sig, allowed); } }));
     expect(offered).toEqual([TEST_SSH_KEY]);
     expect(sigSeen).toBe('embedded');
     expect(a).toMatchObject({ method: 'sshsig', issuer: null, repository: 'org/app', repositoryId: '123456', repositoryOwnerId: '7890', sha: COMMIT, signerFingerprint: fingerprint(TEST_SSH_KEY), allowedKmsKeyArns: [DEV_KEY_ARN], ref: null, issuedAt: null });
   });
 
   it('no signer for this identity or environment: PACK_UNAUTHORIZED', async () => {
-    expect(await code(authorizePack(input({ proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
-    expect(await code(authorizePack(input({ req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
+    expect(await code(authorizePack(input({ policy: signerPolicy, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
   });
 
   it('a signature that does not verify, or a fingerprint not offered, is SSHSIG_INVALID', async () => {
     const wrongNamespace = (): never => { throw Object.assign(new Error("signature namespace is 'file', not 'git'"), { code: 'SSHSIG_INVALID' }); };
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: wrongNamespace })))).toBe('SSHSIG_INVALID');
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: wrongNamespace })))).toBe('SSHSIG_INVALID');
     const crash = (): never => { throw new Error('boom'); };
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: crash })))).toBe('SSHSIG_INVALID');
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: crash })))).toBe('SSHSIG_INVALID');
     const liar: AuthorizeInput['verifySshsig'] = () => ({ publicKey: 'ssh-ed25519 AAAAother', fingerprint: 'SHA256:other' });
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: liar })))).toBe('SSHSIG_INVALID');
-    expect(await code(authorizePack(input({ req: webDev, proof: { sshSignature: '' }, verifySshsig: good })))).toBe('SSHSIG_INVALID');
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: liar })))).toBe('SSHSIG_INVALID');
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, proof: { sshSignature: '' }, verifySshsig: good })))).toBe('SSHSIG_INVALID');
+  });
+
+  it('a committer time ahead of the enclave clock is COMMIT_TIME_IN_FUTURE (the signer chooses it)', async () => {
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, committerTime: NOW_S + 301, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('COMMIT_TIME_IN_FUTURE');
   });
 
   it('still requires the repository rule and the commit age', async () => {
-    expect(await code(authorizePack(input({ req: webDev, files: {}, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
-    const policy = testPolicy((p) => { p.repositories[0].environments.dev.maxCommitAgeSeconds = 60; });
+    expect(await code(authorizePack(input({ policy: signerPolicy, req: webDev, files: {}, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('PACK_UNAUTHORIZED');
+    const policy = testPolicy((p) => { withSigner(p); p.repositories[0].environments.dev.maxCommitAgeSeconds = 60; });
     expect(await code(authorizePack(input({ policy, req: webDev, proof: { sshSignature: 'embedded' }, verifySshsig: good })))).toBe('COMMIT_TOO_OLD');
   });
 
   it('a signer without identities works for any identity only in a development policy', async () => {
-    const policy = testPolicy((p) => { p.development = true; delete p.repositories[0].sshSigners[0].identities; });
+    const policy = testPolicy((p) => { withSigner(p); delete p.repositories[0].sshSigners[0].identities; });
     const a = await authorizePack(input({ policy, req: request({ identity: 'payments-api', environment: 'dev' }), proof: { sshSignature: 'embedded' }, verifySshsig: good }));
     expect(a.development).toBe(true);
   });

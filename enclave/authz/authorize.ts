@@ -21,7 +21,16 @@ function repoRule(input: AuthorizeInput): RepoRule {
   return ruleFor(parseRepoRules(bytes), input.request.identity, input.request.environment);
 }
 
-function checkCommitAge(env: EnvironmentPolicy, committerTime: number, nowMs: number): void {
+/** SSH-signed commits have no issuer skew; this bounds their committer time instead. */
+const SSHSIG_CLOCK_SKEW_SECONDS = 300;
+
+/**
+ * The committer sets the committer time; one in the future would make the age limit never
+ * apply (re-runs of that commit would stay "young" forever), so it is refused outright.
+ */
+function checkCommitAge(env: EnvironmentPolicy, committerTime: number, nowMs: number, skewSeconds: number): void {
+  const nowS = Math.floor(nowMs / 1000);
+  if (committerTime > nowS + skewSeconds) authzFail('COMMIT_TIME_IN_FUTURE', `the commit's committer time ${committerTime} is ${committerTime - nowS} s ahead of the enclave's clock`);
   if (env.maxCommitAgeSeconds === null) return;
   const oldest = Math.floor(nowMs / 1000) - env.maxCommitAgeSeconds;
   if (committerTime < oldest) authzFail('COMMIT_TOO_OLD', `the commit's committer time ${committerTime} is more than ${env.maxCommitAgeSeconds} s before now`);
@@ -35,7 +44,7 @@ const EMPTY_FACTS = {
 async function authorizeOidc(input: AuthorizeInput, policy: TrustPolicy, token: string): Promise<PackAuthorization> {
   const verified = await verifyOidcToken({ token, policy, jwks: input.jwks, requestHash: packRequestHash(input.request), now: input.now });
   const decision = decideFromClaims(policy, verified.issuer, verified.claims, input.request);
-  checkCommitAge(decision.environment, input.commit.committerTime, input.now());
+  checkCommitAge(decision.environment, input.commit.committerTime, input.now(), verified.issuer.clockSkewSeconds);
   checkRepoRule(decision, repoRule(input));
   return {
     method: 'oidc',
@@ -77,7 +86,7 @@ async function authorizeSshsig(input: AuthorizeInput, policy: TrustPolicy, signa
   if (repo === undefined) authzFail('SSHSIG_INVALID', 'the SSH signature verifier reported a key that is not an allowed signer');
   const env = repo.environments[environment];
   if (env === undefined) authzFail('PACK_UNAUTHORIZED', `repository ${repo.name} has no policy for environment "${environment}"`);
-  checkCommitAge(env, input.commit.committerTime, input.now());
+  checkCommitAge(env, input.commit.committerTime, input.now(), SSHSIG_CLOCK_SKEW_SECONDS);
   repoRule(input); // the repository must still opt in for this identity+environment
   return {
     method: 'sshsig',

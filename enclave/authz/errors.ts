@@ -12,6 +12,7 @@ export const AUTHZ_ERROR_CODES = {
   JWKS_UNAVAILABLE: 'the issuer keys could not be fetched and no fresh copy is cached',
   COMMIT_NOT_TRUSTED: 'the proof does not vouch for the commit the enclave computed',
   COMMIT_TOO_OLD: 'the commit is older than the environment allows',
+  COMMIT_TIME_IN_FUTURE: "the commit's committer time is later than the enclave's clock (plus the allowed skew)",
   REF_NOT_ALLOWED: 'the token ref is not one the environment may be packed from',
   EVENT_NOT_ALLOWED: 'the workflow/pipeline event is not allowed for the environment',
   RUN_ATTEMPT_EXCEEDED: 'the workflow run attempt is above the allowed maximum',

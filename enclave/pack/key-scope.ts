@@ -6,34 +6,30 @@ import { identityCells, type ClefManifest } from '../clef/manifest.ts';
 import { formatForFileName, parseSops } from '../sops/document.ts';
 import type { GitSnapshot } from '../git/index.ts';
 import { refuse } from './options.ts';
+import { checkKeysAllowed, isAuthzError, type SopsFileKeys } from '../authz/index.ts';
 
-export interface ScopedFile {
-  path: string;
-  kmsArns: string[];
-}
-
-/** The KMS master keys of each of the identity's files that exist at the commit. */
-export function sopsFilesOf(tree: GitSnapshot, manifest: ClefManifest, identity: string, environment: string): ScopedFile[] {
-  const out: ScopedFile[] = [];
+/** The KMS master keys (and other key types) of each of the identity's files at the commit. */
+export function sopsFilesOf(tree: GitSnapshot, manifest: ClefManifest, identity: string, environment: string): SopsFileKeys[] {
+  const out: SopsFileKeys[] = [];
   for (const cell of identityCells(manifest, identity, environment)) {
     const f = tree.readFile(cell.path);
     if (f === null) continue;
-    const parsed = parseSops(f.content, { format: formatForFileName(cell.path), fileName: cell.path });
-    const kmsArns = parsed.metadata.keyGroups.flat().flatMap((k) => (k.type === 'kms' ? [k.arn] : []));
-    out.push({ path: cell.path, kmsArns });
+    const keys = parseSops(f.content, { format: formatForFileName(cell.path), fileName: cell.path }).metadata.keyGroups.flat();
+    out.push({
+      path: cell.path,
+      kmsArns: keys.flatMap((k) => (k.type === 'kms' ? [k.arn] : [])),
+      otherRecipientTypes: keys.flatMap((k) => (k.type === 'kms' ? [] : [k.type])),
+    });
   }
   return out;
 }
 
 /** Refuse (KEY_NOT_ALLOWED_FOR_ENVIRONMENT) unless every file's every KMS key is allowed. */
-export function checkKeysAllowed(files: readonly ScopedFile[], allowed: readonly string[], environment: string): void {
-  const ok = new Set(allowed);
-  for (const f of files) {
-    if (f.kmsArns.length === 0) {
-      refuse('KEY_NOT_ALLOWED_FOR_ENVIRONMENT', `${f.path} has no AWS KMS master key; the enclave unwraps only with the keys the trust policy allows for '${environment}'`);
-    }
-    for (const arn of f.kmsArns) {
-      if (!ok.has(arn)) refuse('KEY_NOT_ALLOWED_FOR_ENVIRONMENT', `${f.path} is encrypted with ${arn}, which the trust policy does not allow for '${environment}'`);
-    }
+export function checkFilesInScope(files: readonly SopsFileKeys[], allowed: readonly string[]): void {
+  try {
+    checkKeysAllowed(files, allowed);
+  } catch (e) {
+    if (isAuthzError(e)) refuse(e.code, e.message);
+    throw e;
   }
 }
