@@ -8,6 +8,7 @@ import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { openCiphertextForRecipient } from './cms.ts';
 import type { Nsm } from './nsm/nsm.ts';
 import type { AwsCredentials } from './protocol.ts';
+import type { KmsCallLog } from './kms-calls.ts';
 import { regionOfKmsArn, type KmsClientFor } from './sops/kms-sdk.ts';
 import type { KmsDecryptFn } from './sops/unwrap.ts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -48,8 +49,11 @@ function agentFor(config: EnclaveKmsConfig): ReturnType<typeof createTunnelAgent
   return agent;
 }
 
-/** One KMS client per region for one pack request (credentials are per request). */
-export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCredentials): { clientFor: KmsClientFor; close(): void } {
+/**
+ * One KMS client per region for one pack request (credentials are per request). `calls`,
+ * when given, records every key-material call for the receipt (enclave/kms-calls.ts).
+ */
+export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCredentials, calls?: KmsCallLog): { clientFor: KmsClientFor; close(): void } {
   const clients = new Map<string, KMSClient>();
   const requestHandler = new NodeHttpHandler({ httpsAgent: agentFor(config), connectionTimeout: 10_000, requestTimeout: 30_000 });
   const clientFor: KmsClientFor = (region) => {
@@ -66,6 +70,7 @@ export function kmsClientFactory(config: EnclaveKmsConfig, credentials: AwsCrede
         requestHandler,
         maxAttempts: config.maxAttempts ?? 5,
       });
+      calls?.attach(c);
       clients.set(region, c);
     }
     return c;

@@ -22,6 +22,7 @@ import { kmsDekWrapper, artifactEncryptionContext } from './clef/envelope.ts';
 import { kmsEcdsaSigner } from './clef/signature.ts';
 import { sdkKmsEncryptDek, sdkKmsSign } from './clef/kms-sdk.ts';
 import { CmsError } from './cms.ts';
+import { KmsCallLog, KmsCallLogError } from './kms-calls.ts';
 import { TunnelError } from './tunnel.ts';
 import { parsePackOptions, refuse } from './pack/options.ts';
 import { checkFilesInScope, sopsFilesOf } from './pack/key-scope.ts';
@@ -80,7 +81,7 @@ function readClefManifest(input: PackInput): { manifest: ClefManifest; blob: str
 /** Map failures from the layers below to refusals with a stable detail code and no secrets. */
 function asRefusal(e: unknown): unknown {
   if (e instanceof EnclaveProtocolError) return e;
-  if (isSopsError(e) || isClefError(e) || e instanceof CmsError || e instanceof KmsRecipientError || e instanceof TunnelError) {
+  if (isSopsError(e) || isClefError(e) || e instanceof CmsError || e instanceof KmsRecipientError || e instanceof KmsCallLogError || e instanceof TunnelError) {
     return new EnclaveProtocolError('PACK_REFUSED', (e as Error).message, (e as { code: string }).code);
   }
   // AWS SDK service errors: the exception name is the stable code (AccessDeniedException…).
@@ -165,7 +166,8 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
     const options = parsePackOptions(input.options);
     const auth = await config.authorizer(input, ctx, options);
     const authorized = performance.now();
-    const kms = kmsClientFactory(config.kms, input.credentials);
+    const kmsCalls = new KmsCallLog();
+    const kms = kmsClientFactory(config.kms, input.credentials, kmsCalls);
     const s: PackState = { input, ctx, options, auth, kms, kmsTime: { ms: 0 }, unwrapConcurrency: config.kms.unwrapConcurrency };
     try {
       const { clef, identity, target, resolved, sopsKeys, blobIds } = await resolveSecrets(s, recipients);
@@ -198,6 +200,7 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
           sopsDecryptKeys: [...sopsKeys].sort(),
           envelopeKey: packed.artifact.envelope?.keyId ?? ('kms' in target ? target.kms.keyId : null),
           signingKey: options.signingKeyArn,
+          calls: kmsCalls.calls,
         },
         builderVersion: config.builderVersion,
       }, artifact, input.nonce);

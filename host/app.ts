@@ -12,6 +12,7 @@ import { CredentialsError, type CredentialSource } from './credentials.ts';
 import { callEnclave, type EnclaveEndpoint } from './enclave-client.ts';
 import { PackLimiter, QueueFullError, QueueTimeoutError } from './limits.ts';
 import { Metrics } from './metrics.ts';
+import { receiptStoreKey, type ReceiptStore } from './receipt-store.ts';
 
 export interface HostDeps {
   enclave: EnclaveEndpoint;
@@ -34,6 +35,8 @@ export interface HostDeps {
   logger?: Logger;
   /** Clock for OIDC expiry and attestation freshness (tests). */
   now?: () => number;
+  /** Every receipt is stored here before it is returned; a failure refuses the pack (503). */
+  receiptStore?: ReceiptStore;
 }
 
 /** Error body shape on every non-2xx answer. */
@@ -186,6 +189,19 @@ interface PackBody {
   proof?: PackProof;
 }
 
+/** Keep the receipt before anyone gets the artifact (fail closed: false = do not return it). */
+async function storeReceipt(store: ReceiptStore, receipt: Uint8Array, request: FastifyRequest): Promise<boolean> {
+  try {
+    const key = receiptStoreKey(receipt);
+    await store.put(key, receipt);
+    request.log.info({ receiptKey: key, store: store.description }, 'receipt stored');
+    return true;
+  } catch (e) {
+    request.log.error({ store: store.description, reason: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }, 'receipt store unavailable: pack withheld');
+    return false;
+  }
+}
+
 function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenticator): void {
   const limiter = new PackLimiter(deps.limits.maxConcurrentPacks, deps.limits.maxQueuedPacks);
   deps.metrics.gauge('attested_pack_packs_in_flight', 'Packs running in the enclave', () => limiter.running);
@@ -276,6 +292,10 @@ function packPlugin(app: FastifyInstance, deps: HostDeps, authenticate: Authenti
             },
             { deadlineMs: remaining, signal: controller.signal, requestId: request.id },
           );
+          if (deps.receiptStore !== undefined && !(await storeReceipt(deps.receiptStore, res.receipt, request))) {
+            outcome('receipt-store-unavailable');
+            return reply.code(503).header('retry-after', '5').send(errorBody(request, 'RECEIPT_STORE_UNAVAILABLE', 'the receipt could not be stored, so the pack is not returned; the host log has the details'));
+          }
           outcome('ok');
           request.log.info({ identity: body.identity, environment: body.environment, commit: res.commit, principal: request.principal?.name }, 'packed');
           return {

@@ -78,6 +78,8 @@ export interface HostConfig {
   egress?: { socketPath: string; allow: EgressRule[] };
   credentials: CredentialsConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  /** Where every returned receipt is kept (docs/receipt-store.md). */
+  receiptStore?: { dir: string } | { s3: { bucket: string; prefix: string } };
 }
 
 export const DEFAULT_LIMITS: HostLimits = {
@@ -239,6 +241,23 @@ function parseCredentials(v: unknown): CredentialsConfig {
 }
 
 /** Parse config text. `base` resolves relative paths; `env` supplies tokenEnv values. */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const S3_PREFIX = /^(?:[A-Za-z0-9!_.*'()-]+\/)*$/;
+
+function parseReceiptStore(v: unknown, base: string): NonNullable<HostConfig['receiptStore']> {
+  if (!isObj(v)) throw new ConfigError('receiptStore must be { dir } or { s3: { bucket, prefix } }');
+  only(v, 'receiptStore', ['dir', 's3']);
+  if ((v.dir === undefined) === (v.s3 === undefined)) throw new ConfigError('receiptStore: set exactly one of dir and s3');
+  if (v.dir !== undefined) return { dir: resolve(base, str(v, 'dir', 'receiptStore')) };
+  if (!isObj(v.s3)) throw new ConfigError('receiptStore.s3 must be { bucket, prefix }');
+  only(v.s3, 'receiptStore.s3', ['bucket', 'prefix']);
+  const bucket = str(v.s3, 'bucket', 'receiptStore.s3');
+  const prefix = optStr(v.s3, 'prefix', 'receiptStore.s3') ?? '';
+  if (!S3_BUCKET.test(bucket)) throw new ConfigError(`receiptStore.s3.bucket '${bucket}' is not an S3 bucket name`);
+  if (!S3_PREFIX.test(prefix)) throw new ConfigError(`receiptStore.s3.prefix '${prefix}' must be empty or end with "/" (safe characters only)`);
+  return { s3: { bucket, prefix } };
+}
+
 export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessEnv = process.env): HostConfig {
   let raw: unknown;
   try {
@@ -247,7 +266,7 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     throw new ConfigError(`config is not YAML/JSON: ${(e as Error).message}`);
   }
   if (!isObj(raw)) throw new ConfigError('config must be a map');
-  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'metrics', 'healthCacheMs', 'limits', 'egress', 'credentials', 'logLevel']);
+  only(raw, 'config', ['listen', 'tls', 'enclave', 'region', 'manifest', 'attestationRoot', 'allowDebug', 'readyCacheMs', 'auth', 'metrics', 'healthCacheMs', 'limits', 'egress', 'credentials', 'logLevel', 'receiptStore']);
   const metricsTokenSha256 = parseMetrics(raw.metrics, env);
   const region = str(raw, 'region', 'config');
   if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) throw new ConfigError(`region '${region}' is not an AWS region name`);
@@ -315,6 +334,7 @@ export function parseHostConfig(text: string, base: string, env: NodeJS.ProcessE
     logLevel: logLevel as HostConfig['logLevel'],
   };
   if (attestationRoot !== undefined) config.attestationRoot = attestationRoot;
+  if (raw.receiptStore !== undefined) config.receiptStore = parseReceiptStore(raw.receiptStore, base);
   if (metricsTokenSha256 !== undefined) config.metricsTokenSha256 = metricsTokenSha256;
   if (raw.tls !== undefined) {
     if (!isObj(raw.tls)) throw new ConfigError('tls must be { certFile, keyFile }');

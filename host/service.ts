@@ -3,6 +3,7 @@
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildHostApp } from './app.ts';
+import { directoryReceiptStore, s3ReceiptStore, type ReceiptStore } from './receipt-store.ts';
 import type { HostConfig } from './config.ts';
 import { credentialSource, type CredentialSource } from './credentials.ts';
 import { startEgressProxy, type EgressOptions, type RunningEgressProxy } from './egress.ts';
@@ -36,6 +37,10 @@ export function hostLogger(level: HostConfig['logLevel'], destination?: NodeJS.W
     // stdout is for command output; logs go to stderr unless told otherwise.
     (destination ?? pino.destination(2)) as Parameters<typeof pino>[1],
   );
+}
+
+function openReceiptStore(c: NonNullable<HostConfig['receiptStore']>, region: string): ReceiptStore {
+  return 'dir' in c ? directoryReceiptStore(c.dir) : s3ReceiptStore({ ...c.s3, region });
 }
 
 export async function startHost(config: HostConfig, opts: StartHostOptions = {}): Promise<RunningHost> {
@@ -72,6 +77,7 @@ export async function startHost(config: HostConfig, opts: StartHostOptions = {})
     ...(config.metricsTokenSha256 === undefined ? {} : { metricsTokenSha256: config.metricsTokenSha256 }),
     logger,
     ...(opts.now === undefined ? {} : { now: opts.now }),
+    ...(config.receiptStore === undefined ? {} : { receiptStore: openReceiptStore(config.receiptStore, config.region) }),
   });
   const address =
     'socketPath' in config.listen

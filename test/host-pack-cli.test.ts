@@ -51,7 +51,7 @@ function receiptHandler(tweak: { nonce?: Uint8Array; commit?: string; dropTtl?: 
         ttlSeconds: typeof input.options.ttlSeconds === 'number' && tweak.dropTtl !== true ? input.options.ttlSeconds : null,
         bindEncryptionContext: input.options.bindEncryptionContext === true,
       } },
-      kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
+      kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null, calls: [] },
       artifactSha256: createHash('sha256').update(artifact).digest('hex'),
       builderVersion: '0.1.0',
     });

@@ -105,6 +105,10 @@ describe('attested pack (in process)', () => {
     expect(v.predicate.pack.identity).toBe('payments-api');
     expect(v.predicate.source.cells.map((c) => c.namespace)).toEqual(['database', 'payments']);
     expect(v.predicate.kms.sopsDecryptKeys).toEqual([world.keys.sops]);
+    // Every key-material call is named by KMS's request id (the audit joins CloudTrail on it).
+    expect(v.predicate.kms.calls.length).toBeGreaterThan(0);
+    expect(v.predicate.kms.calls.filter((c) => c.operation === 'Decrypt').every((c) => c.keyArn === world.keys.sops)).toBe(true);
+    expect(new Set(v.predicate.kms.calls.map((c) => c.requestId)).size).toBe(v.predicate.kms.calls.length);
     expect(v.predicate.kms.signingKey).toBe(world.keys.signing);
 
     // The runtime opens the artifact the way a Clef agent would (KMS Decrypt of the DEK).

@@ -65,6 +65,10 @@ export function sampleInput(artifact: Uint8Array = ARTIFACT): ReceiptPredicateIn
       sopsDecryptKeys: ['arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
       envelopeKey: 'arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321',
       signingKey: null,
+      calls: [
+        { operation: 'Decrypt', keyArn: 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', requestId: 'b4a65126-30d5-4b28-98b9-9153da559963' },
+        { operation: 'Encrypt', keyArn: 'arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321', requestId: 'e0eb83e3-63bc-11e4-bc2b-4198b6150d5c' },
+      ],
     },
     artifactSha256: createHash('sha256').update(artifact).digest('hex'),
     builderVersion: '0.1.0',

@@ -31,7 +31,7 @@ function input(name: string): ReceiptPredicateInput {
     authorization: sampleReceiptAuthorization('1'.repeat(64)),
     source: { repository: 'example/secrets', commit: '1'.repeat(64), objectFormat: 'sha256', clefYaml: '2'.repeat(64), cells: [] },
     pack: { identity: 'api', environment: 'production', namespaces: ['db'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z', options: { ...NO_PACK_OPTIONS } },
-    kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
+    kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null, calls: [] },
     artifactSha256: '4'.repeat(64),
     builderVersion: '0.1.0',
   };

@@ -12,7 +12,7 @@ function predicate(): ReceiptPredicate {
     authorization: sampleReceiptAuthorization(COMMIT, 'org/app'),
     source: { repository: 'org/app', commit: COMMIT, objectFormat: 'sha1', clefYaml: 'cd'.repeat(20), cells: [] },
     pack: { identity: 'api', environment: 'production', namespaces: ['db'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z', options: { ...NO_PACK_OPTIONS, ttlSeconds: 3600 } },
-    kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null },
+    kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: null, calls: [] },
     artifactSha256: '4'.repeat(64),
     builderVersion: '0.1.0',
   }).predicate;

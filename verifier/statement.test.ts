@@ -23,7 +23,12 @@ function input(): ReceiptPredicateInput {
       cells: [{ namespace: 'db', environment: 'production', path: 'secrets/db/production.enc.yaml', blob: '3'.repeat(64) }],
     },
     pack: { identity: 'api', environment: 'production', namespaces: ['db', 'cache'], revision: '1795402800123-0a0b0c0d', packedAt: '2026-11-23T10:00:00.000Z', options: { ...NO_PACK_OPTIONS, signingKeyArn: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' } },
-    kms: { sopsDecryptKeys: [], envelopeKey: null, signingKey: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing' },
+    kms: {
+      sopsDecryptKeys: [],
+      envelopeKey: null,
+      signingKey: 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing',
+      calls: [{ operation: 'Sign', keyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', requestId: 'df1e3de6-63bc-11e4-bc2b-4198b6150d5c' }],
+    },
     artifactSha256: '4'.repeat(64),
     builderVersion: '0.1.0',
   };
@@ -53,6 +58,7 @@ describe('receipt statement', () => {
     expect(json.startsWith('{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"api/production.json","digest":{"sha256":"4444')).toBe(true);
     expect(Object.keys(s.predicate)).toEqual(['authorization', 'source', 'pack', 'kms', 'artifact', 'builder']);
     expect(Object.keys(s.predicate.source)).toEqual(['repository', 'commit', 'objectFormat', 'clefYaml', 'cells']);
+    expect(Object.keys(s.predicate.kms)).toEqual(['sopsDecryptKeys', 'envelopeKey', 'signingKey', 'calls']);
     expect(s.predicate.builder).toEqual({ name: 'attested-pack', version: '0.1.0' });
     expect(s.predicate.artifact.sha256).toBe(s.subject[0].digest.sha256);
     // Round trip through bytes gives the same statement.
@@ -127,6 +133,19 @@ describe('receipt statement', () => {
       ['duplicate KMS ARN', (i) => { i.kms.sopsDecryptKeys = [i.kms.signingKey!, i.kms.signingKey!]; }],
       ['too many KMS keys', (i) => { i.kms.sopsDecryptKeys = Array.from({ length: 65 }, (_, n) => `arn:aws:kms:us-east-1:123456789012:key/k${n}`); }],
       ['envelope key not an ARN', (i) => { i.kms.envelopeKey = 'alias/foo'; }],
+      ['KMS call operation', (i) => { (i.kms.calls[0] as { operation: string }).operation = 'ReEncrypt'; }],
+      ['KMS call key is an alias', (i) => { i.kms.calls[0]!.keyArn = 'arn:aws:kms:us-east-1:123456789012:alias/clef-signing'; }],
+      ['KMS call request id upper case', (i) => { i.kms.calls[0]!.requestId = 'DF1E3DE6-63BC-11E4-BC2B-4198B6150D5C'; }],
+      ['KMS call request id not a UUID', (i) => { i.kms.calls[0]!.requestId = 'req-1'; }],
+      ['KMS call request id twice', (i) => { i.kms.calls.push({ ...i.kms.calls[0]! }); }],
+      ['KMS call unknown member', (i) => { (i.kms.calls[0] as unknown as Record<string, string>).region = 'us-east-1'; }],
+      ['Sign call without signing key', (i) => { i.kms.signingKey = null; i.pack.options.signingKeyArn = null; }],
+      ['signing key without Sign call', (i) => { i.kms.calls = []; }],
+      ['Decrypt call without SOPS keys', (i) => { i.kms.calls.push({ operation: 'Decrypt', keyArn: i.kms.calls[0]!.keyArn, requestId: '11111111-2222-4333-8444-555555555555' }); }],
+      ['Encrypt call without envelope key', (i) => { i.kms.calls.push({ operation: 'Encrypt', keyArn: i.kms.calls[0]!.keyArn, requestId: '11111111-2222-4333-8444-555555555555' }); }],
+      ['too many KMS calls', (i) => {
+        i.kms.calls = Array.from({ length: 2049 }, (_, n) => ({ operation: 'Sign' as const, keyArn: i.kms.calls[0]!.keyArn, requestId: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` }));
+      }],
       ['artifact digest', (i) => { i.artifactSha256 = 'sha256:abc'; }],
       ['subject name', (i) => { i.artifactName = ''; }],
       ['builder version', (i) => { i.builderVersion = 'v 1'; }],

@@ -6,6 +6,7 @@ import { fail } from './errors.ts';
 import { parseStrictJson } from './strict-json.ts';
 import { array, arnOrNull, bad, boolean, HEX, integerOrNull, KMS_ARN, object, text, uniqueStrings } from './statement-fields.ts';
 import { parseAuthorization } from './statement-authorization.ts';
+import { checkCallsMatchKeys, parseKmsCalls } from './statement-kms-calls.ts';
 
 export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const RECEIPT_PREDICATE_TYPE = 'https://attested-pack.dev/receipt/v1';
@@ -93,10 +94,25 @@ export interface ReceiptAuthorization {
   signerFingerprint: string | null;
 }
 
+export type KmsCallOperation = 'Decrypt' | 'Encrypt' | 'Sign' | 'GenerateDataKey';
+
+/**
+ * One key-material call the pack made, as KMS answered it: the key ARN KMS reported and the
+ * request id from the response's x-amzn-RequestId (TLS ends in the enclave, so it is
+ * authentic). CloudTrail logs the same id as `requestID`; the audit joins the two on it.
+ */
+export interface ReceiptKmsCall {
+  operation: KmsCallOperation;
+  keyArn: string;
+  requestId: string;
+}
+
 export interface ReceiptKms {
   sopsDecryptKeys: string[];
   envelopeKey: string | null;
   signingKey: string | null;
+  /** Every successful key-material call of the pack, in the order KMS answered them. */
+  calls: ReceiptKmsCall[];
 }
 
 export interface ReceiptPredicate {
@@ -199,15 +215,18 @@ function parsePack(v: unknown): ReceiptPack {
 }
 
 function parseKms(v: unknown): ReceiptKms {
-  const o = object(v, ['sopsDecryptKeys', 'envelopeKey', 'signingKey'], 'predicate.kms');
+  const o = object(v, ['sopsDecryptKeys', 'envelopeKey', 'signingKey', 'calls'], 'predicate.kms');
   const keys = array(o.sopsDecryptKeys, 'predicate.kms.sopsDecryptKeys', MAX_SOPS_KEYS).map((k, i) =>
     text(k, `predicate.kms.sopsDecryptKeys[${i}]`, 2048, KMS_ARN),
   );
-  return {
+  const kms: ReceiptKms = {
     sopsDecryptKeys: uniqueStrings(keys, 'predicate.kms.sopsDecryptKeys'),
     envelopeKey: arnOrNull(o.envelopeKey, 'predicate.kms.envelopeKey'),
     signingKey: arnOrNull(o.signingKey, 'predicate.kms.signingKey'),
+    calls: parseKmsCalls(o.calls),
   };
+  checkCallsMatchKeys(kms);
+  return kms;
 }
 
 function parsePackOptions(v: unknown): ReceiptPackOptions {

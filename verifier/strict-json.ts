@@ -75,26 +75,28 @@ class Parser {
 
   string(): string {
     this.i++; // opening quote
+    // Plain characters are copied a run at a time (one slice per run, not one per character).
     let out = '';
+    let run = this.i;
     for (;;) {
       if (this.i >= this.s.length) this.fail('unterminated string');
       const code = this.s.charCodeAt(this.i);
       if (code === 0x22) break;
       if (code < 0x20) this.fail('control character in string');
       if (code === 0x5c) {
-        out += this.escape();
+        out += this.s.slice(run, this.i) + this.escape();
+        run = this.i;
         continue;
       }
       if (code >= 0xd800 && code <= 0xdfff) {
         const next = this.s.charCodeAt(this.i + 1);
         if (code > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) this.fail('lone surrogate in string');
-        out += this.s.slice(this.i, this.i + 2);
         this.i += 2;
         continue;
       }
-      out += this.s[this.i];
       this.i++;
     }
+    out += this.s.slice(run, this.i);
     this.i++; // closing quote
     return out;
   }

@@ -154,6 +154,28 @@ describe('AttestedPackService', () => {
     }
   });
 
+  it('receipt bucket: versioned, Object Lock in compliance mode, private, retained; the host role may only PutObject receipts', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2557 } } },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    const buckets = template.findResources('AWS::S3::Bucket');
+    expect(Object.values(buckets).every((b) => (b as { DeletionPolicy?: string }).DeletionPolicy === 'Retain')).toBe(true);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => (p.Properties as { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } }).PolicyDocument.Statement,
+    );
+    const onReceipts = statements.filter((st) => JSON.stringify(st.Resource).includes('ServiceReceiptsBucket'));
+    expect(onReceipts).toHaveLength(1);
+    expect(onReceipts[0]!.Action).toBe('s3:PutObject');
+    expect(JSON.stringify(onReceipts[0]!.Resource)).toContain('/receipts/*');
+    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0] as { Properties: { LaunchTemplateData: { UserData: unknown } } };
+    const userData = JSON.stringify(lt.Properties.LaunchTemplateData.UserData);
+    expect(userData).toContain('receiptStore:');
+    expect(userData).toContain('prefix: receipts/');
+  });
+
   it('security group: API only from the given peer, HTTPS out only', () => {
     template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       SecurityGroupIngress: [Match.objectLike({ CidrIp: '10.0.0.0/16', FromPort: 8443, ToPort: 8443 })],

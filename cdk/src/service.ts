@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { stringify as toYaml } from 'yaml';
 import type { BuildManifest } from '../../verifier/build-manifest.ts';
 import { enclaveRoleArn } from './keys.ts';
+import { AttestedPackReceiptBucket } from './receipt-bucket.ts';
 import { AttestedPackLoadBalancer, type AttestedPackLoadBalancerProps } from './load-balancer.ts';
 
 const UNIT_DIR = new URL('../../deploy/systemd/', import.meta.url);
@@ -56,6 +57,8 @@ export interface AttestedPackServiceProps {
   /** Default attested-pack-enclave; the key policies name arn:…:role/<roleName>. */
   roleName?: string;
   logRetention?: logs.RetentionDays;
+  /** Receipt store (docs/receipt-store.md); default: a new AttestedPackReceiptBucket. */
+  receipts?: AttestedPackReceiptBucket;
 }
 
 export class AttestedPackService extends Construct {
@@ -64,6 +67,7 @@ export class AttestedPackService extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly launchTemplate: ec2.LaunchTemplate;
   readonly logGroup: logs.LogGroup;
+  readonly receipts: AttestedPackReceiptBucket;
   readonly autoScalingGroup?: autoscaling.AutoScalingGroup;
   readonly loadBalancer?: AttestedPackLoadBalancer;
   readonly instance?: ec2.CfnInstance;
@@ -92,6 +96,8 @@ export class AttestedPackService extends Construct {
     this.roleName = roleName;
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
     this.logGroup.grantWrite(this.role);
+    this.receipts = props.receipts ?? new AttestedPackReceiptBucket(this, 'Receipts');
+    this.receipts.grantPutReceipts(this.role);
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -103,7 +109,7 @@ export class AttestedPackService extends Construct {
       for (const peer of props.allowApiFrom ?? []) this.securityGroup.addIngressRule(peer, ec2.Port.tcp(port), 'attested-pack host API (CI)');
     }
 
-    const userData = hostUserData(props, stack.region, port);
+    const userData = hostUserData(props, stack.region, port, this.receipts);
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       instanceType,
       machineImage: props.machineImage ?? ec2.MachineImage.latestAmazonLinux2023(),
@@ -230,7 +236,7 @@ function checkInstanceType(t: ec2.InstanceType): void {
   }
 }
 
-function hostUserData(props: AttestedPackServiceProps, region: string, port: number): ec2.UserData {
+function hostUserData(props: AttestedPackServiceProps, region: string, port: number, receipts: AttestedPackReceiptBucket): ec2.UserData {
   const memoryMiB = props.enclave?.memoryMiB ?? 2048;
   const cpuCount = props.enclave?.cpuCount ?? 2;
   const hostConfig = {
@@ -245,6 +251,8 @@ function hostUserData(props: AttestedPackServiceProps, region: string, port: num
     egress: { socketPath: '/run/attested-pack/egress.sock', allow: [`kms.${region}.amazonaws.com:443`, `kms-fips.${region}.amazonaws.com:443`] },
     credentials: { source: 'imds' },
     logLevel: 'info',
+    // Every receipt is stored before it is returned (a failed store withholds the pack).
+    receiptStore: { s3: { bucket: receipts.bucket.bucketName, prefix: receipts.prefix } },
   };
   const units = UNITS.map((name) => {
     let text = readFileSync(new URL(name, UNIT_DIR), 'utf8');

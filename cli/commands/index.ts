@@ -30,6 +30,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { path: ['open'], summary: 'verify and decrypt a Clef artifact like a runtime agent (prints PLAINTEXT secrets)', load: async () => (await import('./open.ts')).openCommand },
   { path: ['run-enclave'], summary: 'start the enclave with nitro-cli and refuse unless it measures to the build manifest', load: async () => (await import('./run-enclave.ts')).runEnclaveCommand },
   { path: ['doctor'], summary: 'check (and explain) every prerequisite of a Nitro Enclaves parent instance', load: async () => (await import('./doctor.ts')).doctorCommand },
+  { path: ['audit'], summary: 'reconcile CloudTrail attested KMS calls with the receipt store', load: async () => (await import('./audit.ts')).auditCommand },
 ];
 
 /** Every command, loaded (tests and tools that need each command's options or help). */

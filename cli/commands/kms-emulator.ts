@@ -96,6 +96,9 @@ Options:
   --tls-name NAME          extra DNS name / IP for the generated server certificate
                            (repeatable; 127.0.0.1, localhost and kms.<region>.amazonaws.com
                            are always included)
+  --cloudtrail-dir DIR     write a SIMULATED CloudTrail event (gzipped {"Records":[…]}, as
+                           CloudTrail delivers to S3) for every answered call, for
+                           \`attested-pack audit --cloudtrail DIR\`
   --latency-ms N           wait N ms before answering each request (simulated round
                            trip; default 0)
   --latency-jitter-ms J    plus a uniform jitter in [-J, +J] ms (0 ≤ J ≤ N; default 0)
@@ -118,6 +121,7 @@ Example:
     principals: { type: 'string' },
     'attestation-root': { type: 'string' },
     'tls-name': { type: 'string', multiple: true },
+    'cloudtrail-dir': { type: 'string' },
     'latency-ms': { type: 'string' },
     'latency-jitter-ms': { type: 'string' },
     'latency-seed': { type: 'string' },
@@ -173,6 +177,7 @@ Example:
         principals,
         tlsHostNames: stringListOption(values, 'tls-name'),
         ...(attestationRoot === undefined ? {} : { attestationRoot }),
+        ...(stringOption(values, 'cloudtrail-dir') === undefined ? {} : { cloudTrailDir: resolve(cwd, stringOption(values, 'cloudtrail-dir') ?? '') }),
       });
     } catch (e) {
       if (e instanceof KmsStateError) throw new CommandError(e.code, e.message, EXIT_USAGE);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { KmsError, kmsFail } from './errors.ts';
 import { checkRecipientAllowed, OPERATIONS, type KmsEnvironment } from './operations.ts';
 import { attestationRecipientVerifier } from './attested-recipient.ts';
-import type { RecipientVerifier } from './recipient.ts';
+import type { AttestedRecipient, RecipientVerifier } from './recipient.ts';
+import { CloudTrailWriter, type KmsCallRecord } from './cloudtrail.ts';
 import { verifySigV4, type Credentials } from './sigv4.ts';
 import { KmsStateError, loadState, lockStateDir, saveState } from './state.ts';
 import { certificateCovers, generateCa, issueServerCertificate, type TlsMaterial } from './tls.ts';
@@ -50,6 +51,8 @@ export interface KmsEmulatorOptions {
   now?: () => number;
   /** Request body limit in bytes; default MAX_BODY_BYTES. */
   maxBodyBytes?: number;
+  /** Write a SIMULATED CloudTrail event for every answered call here (simulator/kms/cloudtrail.ts). */
+  cloudTrailDir?: string;
   /**
    * Simulated network + service time: every request waits one delay of this seeded model
    * before it is answered (benchmarks: wall time under real-KMS round trips). Default none.
@@ -183,6 +186,27 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Pro
   });
 }
 
+/** What the trail needs of a request that passed SigV4 and named a known operation. */
+function callRecord(
+  requestId: string, now: () => number, operation: string, caller: Credentials, where: { region: string; accountId: string },
+  req: IncomingMessage, input: Record<string, unknown>, verifyRecipient: RecipientVerifier,
+): Omit<KmsCallRecord, 'output' | 'error'> {
+  let recipient: AttestedRecipient | undefined;
+  const doc = (input.Recipient as { AttestationDocument?: unknown } | undefined)?.AttestationDocument;
+  if (typeof doc === 'string') {
+    try {
+      recipient = verifyRecipient(Buffer.from(doc, 'base64'));
+    } catch {
+      recipient = undefined; // an invalid document carries no trustworthy measurements
+    }
+  }
+  return {
+    requestId, time: new Date(now()), operation, callerArn: caller.principalArn, accessKeyId: caller.accessKeyId,
+    ...where, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', clientUserAgent: String(req.headers['user-agent'] ?? ''), input,
+    ...(recipient === undefined ? {} : { recipient }),
+  };
+}
+
 export async function startKmsEmulator(opts: KmsEmulatorOptions): Promise<KmsEmulator> {
   const host = opts.host ?? '127.0.0.1';
   const region = opts.region ?? DEFAULT_REGION;
@@ -241,11 +265,16 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
     tls = await tlsFor(opts.stateDir, [host, `kms.${region}.amazonaws.com`, ...(opts.tlsHostNames ?? [])]);
   }
 
+  const trail = opts.cloudTrailDir === undefined ? undefined : new CloudTrailWriter(opts.cloudTrailDir);
   let roundTrip = latencyDelay(opts.latency);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req, res, maxBody);
     if (body === undefined) return;
     await roundTrip();
+    const requestId = randomUUID();
+    // The emulator's clock is the server's clock: SDKs correct their skew from Date.
+    const idHeader = { 'x-amzn-requestid': requestId, date: new Date(now()).toUTCString() };
+    let logged: Omit<KmsCallRecord, 'output' | 'error'> | undefined;
     try {
       const headers = lowerHeaders(req);
       if (req.method !== 'POST') kmsFail('UnknownOperationException', `${req.method ?? ''} is not supported; KMS takes POST with X-Amz-Target.`);
@@ -272,9 +301,17 @@ async function serve(opts: KmsEmulatorOptions, { host, region, accountId, now, m
       }
       if (typeof input !== 'object' || input === null || Array.isArray(input)) kmsFail('SerializationException', 'Request body must be a JSON object.');
       checkRecipientAllowed(target.slice(TARGET_PREFIX.length), input as Record<string, unknown>);
-      send(res, 200, op(input as Record<string, unknown>, { env, caller }));
+      if (trail !== undefined) {
+        logged = callRecord(requestId, now, target.slice(TARGET_PREFIX.length), caller, { region, accountId }, req, input as Record<string, unknown>, env.verifyRecipient);
+      }
+      const output = op(input as Record<string, unknown>, { env, caller });
+      if (logged !== undefined) trail?.write({ ...logged, output });
+      send(res, 200, output, idHeader);
     } catch (e) {
-      if (e instanceof KmsError) return sendError(res, e);
+      if (e instanceof KmsError) {
+        if (logged !== undefined) trail?.write({ ...logged, error: e });
+        return sendError(res, e, idHeader);
+      }
       process.stderr.write(`kms-emulator: internal error: ${(e as Error).stack ?? String(e)}\n`);
       sendError(res, new KmsError('KMSInternalException', 'Internal error in the KMS emulator.'));
     }
