@@ -31,14 +31,17 @@ describe('attested-pack demo', () => {
         ok: boolean; simulated: { nsm: string; root: string }; image: { eif: string; manifest: string; pcrs: Record<string, string> };
         tamperedImage: { pcr0: string; refused: string }; repo: { commit: string; repository: string }; artifact: string; receipt: string;
         refusals: Array<{ attack: string; code: string; detail: string }>;
+        audit: { clean: boolean; unexplainedAfterHostPack: number; html: string };
       };
       expect(summary.ok).toBe(true);
       expect(summary.simulated.nsm).toBe('SIMULATED');
       // Progress went to stderr, step by step, with simulation labelled.
-      expect(r.stderr).toContain('[11/11]');
+      expect(r.stderr).toContain('[12/12]');
       expect(r.stderr).toContain('SIMULATED');
       expect(r.stderr).toContain('DEVELOPMENT');
       // The enclave itself refused issue 12's attacks, each with its stable code.
+      // The audit of the demo's own packs was clean; a pack the host made on its own was flagged.
+      expect(summary.audit).toMatchObject({ clean: true, unexplainedAfterHostPack: 1 });
       expect(summary.refusals.map((x) => x.detail)).toEqual(['COMMIT_NOT_TRUSTED', 'REF_NOT_ALLOWED', 'KEY_NOT_ALLOWED_FOR_ENVIRONMENT', 'OIDC_REQUEST_MISMATCH']);
       expect(summary.tamperedImage.pcr0).not.toBe(summary.image.pcrs['0']);
       expect(summary.tamperedImage.refused).toMatch(/explicit deny/);

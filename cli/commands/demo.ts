@@ -26,7 +26,8 @@ Runs the whole attested-pack chain on this machine, each part as its own process
   with real sops → pack it with the CI client (OIDC token bound to the request) → verify
   the receipt as an auditor would → show the enclave refusing four attacks (a fabricated
   commit, a feature branch, production ciphertext at staging paths, a replayed token) →
-  show that a tampered image is refused by KMS.
+  show that a tampered image is refused by KMS → audit CloudTrail (SIMULATED) against the
+  receipt store: clean, then one unexplained decrypt flagged after the host packs on its own.
 
 Nothing here is trusted by default: the simulated NSM's root certificate is passed
 explicitly to every verifier, every result made with it is labelled SIMULATED, and the
@@ -50,7 +51,7 @@ image), 1 a step did not.
     mkdirSync(dir, { recursive: true });
     const keep = values.keep === true || dirOpt !== undefined;
     const ctx: DemoContext = {
-      dir, env, procs: new DemoProcesses({ ...env, NO_COLOR: '1' }), steps: new Steps(11, out), cache: join(SOURCE_ROOT, '.cache', 'attested-pack'), clients: [],
+      dir, env, procs: new DemoProcesses({ ...env, NO_COLOR: '1' }), steps: new Steps(12, out), cache: join(SOURCE_ROOT, '.cache', 'attested-pack'), clients: [],
     };
     let ci: DemoCi | undefined;
     let succeeded = false;

@@ -28,7 +28,10 @@ export async function startDemoKms(ctx: DemoContext, rootFile: string): Promise<
   };
   const principalsFile = join(ctx.dir, 'kms-principals.json');
   writeFileSync(principalsFile, JSON.stringify(Object.values(principals), null, 2), { mode: 0o600 });
-  const kms = await ctx.procs.start('kms-emulator', ['kms-emulator', '--state', join(ctx.dir, 'kms'), '--principals', principalsFile, '--attestation-root', rootFile, '--region', REGION, '--account', ACCOUNT]);
+  const kms = await ctx.procs.start('kms-emulator', [
+    'kms-emulator', '--state', join(ctx.dir, 'kms'), '--principals', principalsFile, '--attestation-root', rootFile, '--region', REGION, '--account', ACCOUNT,
+    '--cloudtrail-dir', join(ctx.dir, 'cloudtrail'),
+  ]);
   const endpoint = String(kms.info.endpoint);
   const caFile = String(kms.info.caFile);
   const client = (p: DemoPrincipal): KMSClient => {

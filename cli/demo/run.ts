@@ -20,6 +20,8 @@ import { buildImage, buildTamperedImage, type DemoImage } from './image.ts';
 import { startServices, type DemoServices } from './services.ts';
 import { createSampleRepo, DEMO_IDENTITY, sampleSecrets } from './sample-repo.ts';
 import { showRefusals, type Refusal } from './refusals.ts';
+import { renderAuditHtml, renderAuditText, runAudit, type AuditReport } from '../audit/index.ts';
+import { pemCertificateToDer } from '../../verifier/index.ts';
 
 export interface DemoScene {
   simulated: { nsm: 'SIMULATED'; kms: 'SIMULATED (emulator)'; oidc: 'SIMULATED'; trustPolicy: 'DEVELOPMENT'; root: string };
@@ -32,6 +34,7 @@ export interface DemoScene {
   artifact: string;
   receipt: string;
   refusals: Refusal[];
+  audit: { clean: boolean; unexplainedAfterHostPack: number; html: string };
 }
 
 async function policies(ctx: DemoContext, kms: DemoKms, image: DemoImage): Promise<string> {
@@ -77,6 +80,31 @@ async function verifyAndOpen(ctx: DemoContext, s: { kms: DemoKms; image: DemoIma
   const values = opened.values as Record<string, Record<string, string>>;
   for (const [ns, kv] of Object.entries(sampleSecrets('production'))) for (const [k, v] of Object.entries(kv)) if (values[ns]?.[k] !== String(v)) throw new DemoFailure(`opened artifact lacks ${ns}.${k}`);
   ctx.steps.ok(`receipt verified (SIMULATED root, DEVELOPMENT policy; repository, ref and commit as expected); artifact opened with the runtime role: keys ${(opened.keys as string[]).join(', ')} (values not printed)`);
+}
+
+/** An attested Decrypt that no stored receipt explains: the host calls the genuine enclave itself. */
+async function unexplainedPack(ctx: DemoContext, s: { kms: DemoKms; ci: DemoCi; services: DemoServices; repoDir: string; commit: string }): Promise<void> {
+  const clef = readFileSync(join(s.repoDir, 'clef.yaml'), 'utf8');
+  const objects = await collectGitObjects({ repoDir: s.repoDir, paths: clefInputPaths(clef, DEMO_IDENTITY, 'production') });
+  const role = s.kms.principals.enclaveRole;
+  const body = {
+    identity: DEMO_IDENTITY, environment: 'production', nonce: randomBytes(32), commit: objects.commit, objectFormat: objects.objectFormat, objects: objects.objects,
+    credentials: { accessKeyId: role.accessKeyId, secretAccessKey: role.secretAccessKey, ...(role.sessionToken === undefined ? {} : { sessionToken: role.sessionToken }) },
+    region: REGION, options: {},
+  };
+  ciJob(s.ci, s.commit);
+  const token = await requestGithubActionsIdToken(packRequestAudience(DEV_AUDIENCE, { ...body, options: { signingKeyArn: null, ttlSeconds: null, bindEncryptionContext: false } }), s.ci.runner.env());
+  await callEnclave({ socketPath: s.services.enclaveSocket }, 'pack', { ...body, proof: { kind: 'oidc', token } }, { deadlineMs: 60_000 });
+}
+
+function audit(ctx: DemoContext, image: DemoImage, rootFile: string, trustPolicyFile: string): AuditReport {
+  return runAudit({
+    cloudTrail: [join(ctx.dir, 'cloudtrail')],
+    receipts: join(ctx.dir, 'receipts'),
+    manifests: [image.manifestPath],
+    trustPolicy: trustPolicyFile,
+    root: pemCertificateToDer(readFileSync(rootFile, 'utf8')) as Uint8Array,
+  });
 }
 
 /** The tampered image gets a genuine, request-bound token — and KMS still says no. */
@@ -160,6 +188,18 @@ export async function runDemo(ctx: DemoContext, onCi: (ci: DemoCi) => void): Pro
   const refused = await tamperedRefused(ctx, { kms, ci, services, tampered: tampered.image, repoDir, commit: repo.commit });
   steps.ok('refused: the key policy pins the published PCRs, and the tampered image measures differently');
 
+  steps.begin('Audit: reconcile every attested KMS call in (SIMULATED) CloudTrail with the receipt store');
+  const first = audit(ctx, image, rootFile, ci.trustPolicyFile);
+  steps.detail(renderAuditText(first).trim());
+  if (!first.clean) throw new DemoFailure('the audit of the demo\'s own packs is not clean');
+  steps.detail('now the host calls the genuine enclave itself, with a valid token, and keeps the receipt to itself…');
+  await unexplainedPack(ctx, { kms, ci, services, repoDir, commit: repo.commit });
+  const second = audit(ctx, image, rootFile, ci.trustPolicyFile);
+  if (second.clean || second.findings.unexplained.length !== 1) throw new DemoFailure(`the audit did not flag exactly one unexplained decrypt: ${renderAuditText(second)}`);
+  const auditHtml = join(ctx.dir, 'audit-report.html');
+  writeFileSync(auditHtml, renderAuditHtml(second, new Date().toISOString()));
+  steps.ok(`first audit clean; after the host's own pack: ${second.findings.unexplained.length} UNEXPLAINED attested Decrypt flagged (report ${auditHtml})`);
+
   return {
     simulated: { nsm: 'SIMULATED', kms: 'SIMULATED (emulator)', oidc: 'SIMULATED', trustPolicy: 'DEVELOPMENT', root: rootFile },
     image: { eif: image.eif, manifest: image.manifestPath, pcrs: image.manifest.pcrs, trustPolicySha384: image.manifest.trustPolicy?.sha384 ?? null },
@@ -171,6 +211,7 @@ export async function runDemo(ctx: DemoContext, onCi: (ci: DemoCi) => void): Pro
     artifact: String(packed.artifact),
     receipt: String(packed.receipt),
     refusals,
+    audit: { clean: first.clean, unexplainedAfterHostPack: second.findings.unexplained.length, html: auditHtml },
   };
 }
 

@@ -38,6 +38,7 @@ export async function startServices(ctx: DemoContext, opts: { kms: DemoKms; ci: 
       socketPath: egressSocket,
       allow: [`kms.${REGION}.amazonaws.com:443=127.0.0.1:${opts.kms.port}`, `${SIMULATED_OIDC_HOST}:443=127.0.0.1:${opts.ci.issuer.port}`],
     },
+    receiptStore: { dir: join(ctx.dir, 'receipts') },
     credentials: { source: 'static', accessKeyId: opts.kms.principals.enclaveRole.accessKeyId, secretAccessKey: opts.kms.principals.enclaveRole.secretAccessKey, sessionToken: opts.kms.principals.enclaveRole.sessionToken },
     logLevel: 'warn',
   };
