@@ -15,7 +15,7 @@
 // Without the tunnel and CA the service answers health/describe only (pack: PACK_UNAVAILABLE).
 import { existsSync, readFileSync } from 'node:fs';
 import { createPackHandler } from './pack.ts';
-import { imageAuthorizer } from './pack/policy-authorizer.ts';
+import { imageAuthorizer, refusingAuthorizer } from './pack/policy-authorizer.ts';
 import { SERVICE_VERSION, startEnclaveServer, type EnclaveNsm, type PackHandler } from './server.ts';
 
 export const DEFAULT_SOCKET_PATH = '/run/attested-pack.sock';
@@ -36,13 +36,13 @@ function packHandlerFromEnv(env: NodeJS.ProcessEnv, nsm: EnclaveNsm | null): Pac
   if (tunnelSocket === undefined || caFile === undefined) {
     throw new Error('set both ATTESTED_PACK_TUNNEL_SOCKET and ATTESTED_PACK_KMS_CA_FILE (or neither, for a health-only service)');
   }
-  if (nsm === null) return undefined;
   const endpoint = env.ATTESTED_PACK_KMS_ENDPOINT;
   const policyPath = env.ATTESTED_PACK_TRUST_POLICY ?? DEFAULT_TRUST_POLICY_PATH;
   const policyBytes = existsSync(policyPath) ? new Uint8Array(readFileSync(policyPath)) : null;
   return createPackHandler({
     kms: { tunnelSocket, caBundlePem: readFileSync(caFile, 'utf8'), ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
-    authorizer: imageAuthorizer({ policyBytes, nsm, tunnelSocket, readFile: (p) => readFileSync(p, 'utf8') }),
+    // Without an NSM the server refuses packs before they get here; the authorizer refuses too.
+    authorizer: nsm === null ? refusingAuthorizer('CLOCK_UNTRUSTED', 'this enclave runs without an NSM') : imageAuthorizer({ policyBytes, nsm, tunnelSocket, readFile: (p) => readFileSync(p, 'utf8') }),
     builderVersion: SERVICE_VERSION,
   });
 }

@@ -12,7 +12,7 @@ import { startEgressProxy, type RunningEgressProxy } from '../host/egress.ts';
 import { tempSocketPath } from './enclave-support.ts';
 
 const PLAINTEXT = Buffer.from('TUNNEL-PLAINTEXT-MARKER-93b1e2 very secret value');
-const principal = { accessKeyId: 'AKIATUNNELTEST0001', secretAccessKey: 'tunnel-test-secret-key', principalArn: 'arn:aws:iam::111122223333:role/parent' };
+const principal = { accessKeyId: 'AKIATUNNELTEST0001', secretAccessKey: 'tunnel-test-secret-key', principalArn: 'arn:aws:iam::111122223333:user/parent' };
 let kms: KmsEmulator;
 let proxy: RunningEgressProxy;
 const tunnel = tempSocketPath('tunnel.sock');

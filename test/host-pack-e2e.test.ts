@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { execFileSync } from 'node:child_process';
 import { runMain } from './enclave-support.ts';
+import { startRunnerTokenService, type RunnerTokenService } from '../simulator/runner-token-service.ts';
 import { parseHostConfig, sha256HexOfToken } from '../host/config.ts';
 import { hostLogger, startHost, type RunningHost } from '../host/service.ts';
 import { ENCLAVE_ROLE } from './kms-harness.ts';
@@ -17,12 +19,14 @@ import { SAMPLE_SECRETS, fakeManifest, startPackWorld, type PackWorld } from './
 const TOKEN = 'e2e-token-0123456789abcdef';
 let world: PackWorld;
 let host: RunningHost;
+let runner: RunnerTokenService;
 let dir: string;
 const logs: string[] = [];
 
 beforeAll(async () => {
   world = await startPackWorld({ objectFormat: 'sha256' });
   await world.startEnclave();
+  runner = await startRunnerTokenService(world.issuer);
   dir = mkdtempSync(join(tmpdir(), 'ap-e2e-'));
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(world.manifest));
   writeFileSync(join(dir, 'root.pem'), world.ca.rootPem);
@@ -49,14 +53,19 @@ auth:
 
 afterAll(async () => {
   await host?.close();
+  await runner?.close();
   await world?.close();
 });
 
-const pack = (out: string) =>
-  runMain(
-    ['pack', '--host', host.address, '--identity', 'payments-api', '--env', 'production', '--manifest', join(dir, 'manifest.json'), '--root', join(dir, 'root.pem'), '--out', out, '--repository', 'acme/payments', '--json'],
-    { cwd: world.repoDir, env: { ATTESTED_PACK_TOKEN: TOKEN } },
+/** CI in a GitHub Actions job on main: the runner's token service mints from the world's issuer. */
+const pack = async (out: string) => {
+  const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: world.repoDir, encoding: 'utf8' }).trim();
+  runner.setJob({ sha: head, workflow_sha: head, job_workflow_sha: head });
+  return runMain(
+    ['pack', '--host', host.address, '--identity', 'payments-api', '--env', 'production', '--manifest', join(dir, 'manifest.json'), '--root', join(dir, 'root.pem'), '--out', out, '--github-oidc', '--json'],
+    { cwd: world.repoDir, env: { ATTESTED_PACK_TOKEN: TOKEN, ...runner.env() } },
   );
+};
 
 describe('CI → host → enclave → KMS, end to end', () => {
   it('packs a Clef artifact with a verified receipt; no plaintext crosses the host', async () => {
@@ -88,8 +97,11 @@ describe('CI → host → enclave → KMS, end to end', () => {
       const r = await pack(mkdtempSync(join(tmpdir(), 'ap-e2e-out-')));
       expect(r.code).toBe(1);
       const summary = JSON.parse(r.out) as { status: number; code: string };
-      expect(summary).toMatchObject({ ok: false, status: 422, code: 'PACK_REFUSED' });
-      expect(r.err).toContain('explicit deny');
+      expect(summary).toMatchObject({ ok: false, status: 422, code: 'PACK_REFUSED', detail: 'SOPS_NO_DATA_KEY' });
+      // CI gets the code and a short reason; KMS's wording (role ARN, instance) stays in the host log.
+      expect(r.err).not.toContain('explicit deny');
+      expect(r.err).not.toContain('arn:aws:sts');
+      expect(logs.join('')).toContain('explicit deny');
     } finally {
       await world.startEnclave();
     }

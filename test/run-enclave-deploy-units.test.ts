@@ -122,7 +122,7 @@ describe('deploy/systemd units', () => {
       expect(bridge).toContain(`UNIX-LISTEN:${enclave.socketPath},`);
       const egress = one(readUnit('attested-pack-egress-bridge.service'), 'Service', 'ExecStart');
       expect(egress).toContain(`UNIX-CONNECT:${config.egress?.socketPath ?? 'missing'}`);
-      expect(config.egress?.allow.map((r) => r.host)).toEqual(['kms.eu-west-1.amazonaws.com', 'kms-fips.eu-west-1.amazonaws.com']);
+      expect(config.egress?.allow.map((r) => r.host)).toEqual(['kms.eu-west-1.amazonaws.com', 'kms-fips.eu-west-1.amazonaws.com', 'token.actions.githubusercontent.com']);
       const hostArgs = attestedPackArgv(one(readUnit('attested-pack-host.service'), 'Service', 'ExecStart'));
       expect(hostArgs.values.config).toBe('/etc/attested-pack/host.yaml');
     } finally {

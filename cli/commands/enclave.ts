@@ -23,8 +23,13 @@ function trustPolicyBytes(values: OptionValues, cwd: string): Uint8Array | null 
   }
 }
 
-/** The real pack when the KMS path is configured; otherwise the enclave answers PACK_UNAVAILABLE. */
-function packHandlerFrom(values: OptionValues, cwd: string, nsm: EnclaveNsm): PackHandler | undefined {
+interface PackSettings {
+  kms: { tunnelSocket: string; caBundlePem: string; endpointFor?: () => string };
+  policyBytes: Uint8Array | null;
+}
+
+/** The KMS path and trust policy options, checked before any NSM is opened (usage errors first). */
+function packSettingsFrom(values: OptionValues, cwd: string): PackSettings | undefined {
   const tunnel = stringOption(values, 'tunnel');
   const caFile = stringOption(values, 'kms-ca');
   const endpoint = stringOption(values, 'kms-endpoint');
@@ -40,10 +45,18 @@ function packHandlerFrom(values: OptionValues, cwd: string, nsm: EnclaveNsm): Pa
     throw new UsageError(`--kms-ca: ${(e as Error).message}`);
   }
   if (endpoint !== undefined && !/^https:\/\//.test(endpoint)) throw new UsageError('--kms-endpoint must be an https:// URL');
-  const tunnelSocket = resolve(cwd, tunnel);
+  return {
+    kms: { tunnelSocket: resolve(cwd, tunnel), caBundlePem, ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
+    policyBytes: trustPolicyBytes(values, cwd),
+  };
+}
+
+/** The real pack when the KMS path is configured; otherwise the enclave answers PACK_UNAVAILABLE. */
+function packHandlerFrom(settings: PackSettings | undefined, nsm: EnclaveNsm): PackHandler | undefined {
+  if (settings === undefined) return undefined;
   return createPackHandler({
-    kms: { tunnelSocket, caBundlePem, ...(endpoint === undefined ? {} : { endpointFor: () => endpoint }) },
-    authorizer: imageAuthorizer({ policyBytes: trustPolicyBytes(values, cwd), nsm, tunnelSocket, readFile: (p) => readFileSync(p, 'utf8') }),
+    kms: settings.kms,
+    authorizer: imageAuthorizer({ policyBytes: settings.policyBytes, nsm, tunnelSocket: settings.kms.tunnelSocket, readFile: (p) => readFileSync(p, 'utf8') }),
     builderVersion: SERVICE_VERSION,
   });
 }
@@ -89,6 +102,7 @@ Options:
   async run({ values, stdout, cwd }) {
     const socketPath = resolve(cwd, requireOption(values, 'socket'));
     const mode = requireOption(values, 'nsm');
+    const settings = packSettingsFrom(values, cwd);
     let nsm: EnclaveNsm;
     let rootFile: string | null = null;
     if (mode === 'hardware') {
@@ -113,7 +127,7 @@ Options:
     } else {
       throw new UsageError(`--nsm must be 'hardware' or 'simulated', not '${mode}'`);
     }
-    const packHandler = packHandlerFrom(values, cwd, nsm);
+    const packHandler = packHandlerFrom(settings, nsm);
     const server = await startEnclaveServer(socketPath, { nsm, ...(packHandler === undefined ? {} : { packHandler }) });
     const summary = { socket: socketPath, nsm: nsm.kind, simulatedRoot: rootFile, packHandler: packHandler !== undefined };
     const stopped = shutdownSignal();

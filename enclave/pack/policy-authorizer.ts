@@ -98,6 +98,11 @@ export function createPolicyAuthorizer(opts: PolicyAuthorizerOptions): PackAutho
   };
 }
 
+/** An authorizer that refuses every pack (no NSM, no trustworthy clock…). */
+export function refusingAuthorizer(code: string, message: string): PackAuthorizer {
+  return async () => refuse(code, message);
+}
+
 export interface ImageAuthorizerOptions {
   /** The canonical trust policy bytes, or null when the image has none. */
   policyBytes: Uint8Array | null;
@@ -118,8 +123,7 @@ export function imageAuthorizer(opts: ImageAuthorizerOptions): PackAuthorizer {
   try {
     clock = createTrustedClock({ nsm: opts.nsm, readFile: opts.readFile });
   } catch (e) {
-    const message = (e as Error).message;
-    return async () => refuse('CLOCK_UNTRUSTED', message);
+    return refusingAuthorizer('CLOCK_UNTRUSTED', (e as Error).message);
   }
   return createPolicyAuthorizer({ policyBytes: opts.policyBytes, jwksFetch: createTunnelJwksFetcher({ tunnelSocket: opts.tunnelSocket }), clock });
 }
