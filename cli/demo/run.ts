@@ -82,8 +82,11 @@ async function verifyAndOpen(ctx: DemoContext, s: { kms: DemoKms; image: DemoIma
   ctx.steps.ok(`receipt verified (SIMULATED root, DEVELOPMENT policy; repository, ref and commit as expected); artifact opened with the runtime role: keys ${(opened.keys as string[]).join(', ')} (values not printed)`);
 }
 
-/** An attested Decrypt that no stored receipt explains: the host calls the genuine enclave itself. */
-async function unexplainedPack(ctx: DemoContext, s: { kms: DemoKms; ci: DemoCi; services: DemoServices; repoDir: string; commit: string }): Promise<void> {
+/**
+ * What only the host can do: call an enclave socket directly, with the role's credentials and
+ * a genuine token the runner minted for exactly this request.
+ */
+async function hostPack(s: { kms: DemoKms; ci: DemoCi; repoDir: string; commit: string }, socketPath: string): Promise<void> {
   const clef = readFileSync(join(s.repoDir, 'clef.yaml'), 'utf8');
   const objects = await collectGitObjects({ repoDir: s.repoDir, paths: clefInputPaths(clef, DEMO_IDENTITY, 'production') });
   const role = s.kms.principals.enclaveRole;
@@ -94,7 +97,7 @@ async function unexplainedPack(ctx: DemoContext, s: { kms: DemoKms; ci: DemoCi; 
   };
   ciJob(s.ci, s.commit);
   const token = await requestGithubActionsIdToken(packRequestAudience(DEV_AUDIENCE, { ...body, options: { signingKeyArn: null, ttlSeconds: null, bindEncryptionContext: false } }), s.ci.runner.env());
-  await callEnclave({ socketPath: s.services.enclaveSocket }, 'pack', { ...body, proof: { kind: 'oidc', token } }, { deadlineMs: 60_000 });
+  await callEnclave({ socketPath }, 'pack', { ...body, proof: { kind: 'oidc', token } }, { deadlineMs: 60_000 });
 }
 
 function audit(ctx: DemoContext, image: DemoImage, rootFile: string, trustPolicyFile: string): AuditReport {
@@ -111,18 +114,8 @@ function audit(ctx: DemoContext, image: DemoImage, rootFile: string, trustPolicy
 async function tamperedRefused(ctx: DemoContext, s: { kms: DemoKms; ci: DemoCi; services: DemoServices; tampered: DemoImage; repoDir: string; commit: string }): Promise<string> {
   const socket = join(ctx.dir, 'tampered-enclave.sock');
   await ctx.procs.start('tampered enclave', s.services.enclaveArgs(socket, s.tampered.manifestPath));
-  const clef = readFileSync(join(s.repoDir, 'clef.yaml'), 'utf8');
-  const objects = await collectGitObjects({ repoDir: s.repoDir, paths: clefInputPaths(clef, DEMO_IDENTITY, 'production') });
-  const role = s.kms.principals.enclaveRole;
-  const body = {
-    identity: DEMO_IDENTITY, environment: 'production', nonce: randomBytes(32), commit: objects.commit, objectFormat: objects.objectFormat, objects: objects.objects,
-    credentials: { accessKeyId: role.accessKeyId, secretAccessKey: role.secretAccessKey, ...(role.sessionToken === undefined ? {} : { sessionToken: role.sessionToken }) },
-    region: REGION, options: {},
-  };
-  ciJob(s.ci, s.commit);
-  const token = await requestGithubActionsIdToken(packRequestAudience(DEV_AUDIENCE, { ...body, options: { signingKeyArn: null, ttlSeconds: null, bindEncryptionContext: false } }), s.ci.runner.env());
   try {
-    await callEnclave({ socketPath: socket }, 'pack', { ...body, proof: { kind: 'oidc', token } }, { deadlineMs: 60_000 });
+    await hostPack(s, socket);
   } catch (e) {
     if (!(e instanceof EnclaveProtocolError)) throw e;
     if (!/explicit deny/.test(e.message)) throw new DemoFailure(`the tampered image was refused, but not by the key policy: ${e.code} ${e.message}`);
@@ -193,7 +186,7 @@ export async function runDemo(ctx: DemoContext, onCi: (ci: DemoCi) => void): Pro
   steps.detail(renderAuditText(first).trim());
   if (!first.clean) throw new DemoFailure('the audit of the demo\'s own packs is not clean');
   steps.detail('now the host calls the genuine enclave itself, with a valid token, and keeps the receipt to itself…');
-  await unexplainedPack(ctx, { kms, ci, services, repoDir, commit: repo.commit });
+  await hostPack({ kms, ci, repoDir, commit: repo.commit }, services.enclaveSocket);
   const second = audit(ctx, image, rootFile, ci.trustPolicyFile);
   // One attested Decrypt per SOPS file of the host's own pack, and nothing else.
   const files = Object.keys(sampleSecrets('production')).length;

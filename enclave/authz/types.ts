@@ -2,6 +2,7 @@
 // goes into the receipt (minus allowedKmsKeyArns), so every field is a verified fact or null.
 import type { CanonicalPackRequest } from '../../verifier/pack-request.ts';
 import type { TrustPolicy } from '../../verifier/trust-policy.ts';
+import type { ReceiptAuthorization } from '../../verifier/statement.ts';
 import type { JwksSource } from './jwks-cache.ts';
 
 export type PackProof = { oidcToken: string } | { sshSignature: string };
@@ -42,32 +43,8 @@ export interface AuthorizeInput {
   verifySshsig?: VerifySshCommitSignature;
 }
 
-export interface PackAuthorization {
-  method: 'oidc' | 'sshsig';
-  development: boolean;
-  trustPolicySha384: string;
-  issuer: string | null;
-  repository: string;
-  repositoryId: string | null;
-  repositoryOwnerId: string | null;
-  ref: string | null;
-  sha: string;
-  event: string | null;
-  workflowRef: string | null;
-  workflowSha: string | null;
-  jobWorkflowRef: string | null;
-  jobWorkflowSha: string | null;
-  runId: string | null;
-  runAttempt: number | null;
-  actor: string | null;
-  deploymentEnvironment: string | null;
-  runnerEnvironment: string | null;
-  /** Token iat (unix s). */
-  issuedAt: number | null;
-  /** Unix s. */
-  committerTime: number;
-  /** sshsig: "SHA256:…" as ssh-keygen prints. */
-  signerFingerprint: string | null;
+/** What goes into the receipt (verifier/statement.ts), plus the keys the environment may use. */
+export type PackAuthorization = ReceiptAuthorization & {
   /** From the policy for this environment. */
   allowedKmsKeyArns: string[];
-}
+};
