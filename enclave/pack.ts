@@ -103,7 +103,7 @@ interface PackState {
 }
 
 /** Steps 2–3: clef.yaml, the key scope check, then every SOPS file decrypted. */
-async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
+async function resolveSecrets(s: PackState, recipient: RecipientSession) {
   const { input, ctx } = s;
   const clef = readClefManifest(input);
   const { identity, config: target } = findIdentity(clef.manifest, input.identity, input.environment);
@@ -111,8 +111,6 @@ async function resolveSecrets(s: PackState, recipients: RecipientKeyPool) {
     refuse('UNSUPPORTED_PROVIDER', `identity '${identity.name}' uses KMS provider '${target.kms.provider}'; the enclave supports aws`);
   }
   checkFilesInScope(sopsFilesOf(input.tree, clef.manifest, input.identity, input.environment), s.auth.allowedKmsKeyArns);
-  // One RSA key and one attestation document serve every Recipient call of this pack.
-  const recipient = await RecipientSession.open(ctx.nsm, recipients);
   const sopsKeys = new Set<string>();
   const sopsDecrypt = dedupKmsDecrypt(wallTimed(s.kmsTime, recipientDecrypt(s.kms.clientFor, recipient, sopsKeys)));
   const blobIds = new Map<string, string>();
@@ -164,13 +162,18 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
   return async (input, ctx) => {
     const started = performance.now();
     const options = parsePackOptions(input.options);
-    const auth = await config.authorizer(input, ctx, options);
+    // One RSA key and one fresh attestation document serve every Recipient call of this pack;
+    // the same document's timestamp cross-checks the enclave clock the authorizer uses.
+    const recipient = await RecipientSession.open(ctx.nsm, recipients);
+    const authorizing = performance.now();
+    const auth = await config.authorizer(input, ctx, options, recipient.attestationDocument());
     const authorized = performance.now();
     const kmsCalls = new KmsCallLog();
     const kms = kmsClientFactory(config.kms, input.credentials, kmsCalls);
-    const s: PackState = { input, ctx, options, auth, kms, kmsTime: { ms: 0 }, unwrapConcurrency: config.kms.unwrapConcurrency };
+    // The Recipient session's attestation counts as KMS work, as every Recipient document does.
+    const s: PackState = { input, ctx, options, auth, kms, kmsTime: { ms: authorizing - started }, unwrapConcurrency: config.kms.unwrapConcurrency };
     try {
-      const { clef, identity, target, resolved, sopsKeys, blobIds } = await resolveSecrets(s, recipients);
+      const { clef, identity, target, resolved, sopsKeys, blobIds } = await resolveSecrets(s, recipient);
       const packed = await sealArtifact(s, target, resolved, now);
       const artifact = Buffer.from(packed.json, 'utf8');
       const receiptStarted = performance.now();
@@ -206,9 +209,9 @@ export function createPackHandler(config: PackServiceConfig): PackHandler {
       }, artifact, input.nonce);
       const done = performance.now();
       config.observe?.({
-        authorize: authorized - started,
+        authorize: authorized - authorizing,
         kms: s.kmsTime.ms,
-        crypto: receiptStarted - authorized - s.kmsTime.ms,
+        crypto: receiptStarted - authorized - (s.kmsTime.ms - (authorizing - started)),
         receipt: done - receiptStarted,
         total: done - started,
       });

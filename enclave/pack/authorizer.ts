@@ -11,5 +11,9 @@ export interface PackAuthorizationResult {
   allowedKmsKeyArns: readonly string[];
 }
 
-/** Throws EnclaveProtocolError('PACK_REFUSED', …, <authz code>) to refuse. */
-export type PackAuthorizer = (input: PackInput, ctx: PackContext, options: ReceiptPackOptions) => Promise<PackAuthorizationResult>;
+/**
+ * Throws EnclaveProtocolError('PACK_REFUSED', …, <authz code>) to refuse. `freshDocument` is
+ * an attestation document this enclave's NSM just made (the pack's Recipient document): its
+ * timestamp cross-checks the enclave's clock without another NSM round trip.
+ */
+export type PackAuthorizer = (input: PackInput, ctx: PackContext, options: ReceiptPackOptions, freshDocument: Uint8Array) => Promise<PackAuthorizationResult>;

@@ -74,11 +74,11 @@ function refusalOf(code: string, message: string): Error {
 export function createPolicyAuthorizer(opts: PolicyAuthorizerOptions): PackAuthorizer {
   const loaded = opts.policyBytes === null ? null : loadTrustPolicy(opts.policyBytes);
   const jwks = loaded === null ? null : new JwksCache({ issuers: loaded.policy.issuers, fetch: opts.jwksFetch, now: () => opts.clock.now() });
-  return async (input, _ctx, options) => {
+  return async (input, _ctx, options, freshDocument) => {
     try {
       if (loaded === null || jwks === null) refuse('TRUST_POLICY_MISSING', 'this image carries no pack trust policy; no pack can be authorized');
       const proof = proofOf(input);
-      await opts.clock.verifyWithNsm();
+      opts.clock.verifyAgainst(freshDocument);
       const committerTime = parseCommitHeaders(input.tree.commitContent, input.objectFormat).committer.time;
       const { allowedKmsKeyArns, ...receipt } = await authorizePack({
         policy: loaded.policy,
