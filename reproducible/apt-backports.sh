@@ -4,7 +4,12 @@
 # registry host. Idempotent; needs root. Prints nothing on success.
 set -euo pipefail
 list=/etc/apt/sources.list.d/attested-pack-bookworm-backports.sources
-[ -f "$list" ] && exit 0
+if [ -f "$list" ]; then
+  # Already added; refresh the package lists only if they lack the suite (e.g. lists cleared).
+  ls /var/lib/apt/lists/*bookworm-backports*Packages* >/dev/null 2>&1 && exit 0
+  [ "$(id -u)" = 0 ] || { echo "apt-backports: run apt-get update as root" >&2; exit 1; }
+  exec apt-get update -qq -o DPkg::Lock::Timeout=600
+fi
 [ "$(id -u)" = 0 ] || { echo "apt-backports: adding the bookworm-backports suite needs root" >&2; exit 1; }
 # The first URI that serves the plain "bookworm" suite, from deb822 or one-line sources.
 mirror=$(awk '

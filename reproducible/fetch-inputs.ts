@@ -38,6 +38,9 @@ function downloadDeb(deb: PinnedDeb, dir: string, progress: Progress): void {
       if (process.getuid?.() !== 0 && e instanceof Error) {
         e.message += ' (if the apt package lists are empty or stale, run `apt-get update` as root and build again)';
       }
+      if (deb.version.includes('~bpo') && e instanceof Error) {
+        e.message += ' (a bookworm-backports package: add that suite with reproducible/apt-backports.sh, as root)';
+      }
       throw e;
     }
     progress('apt package lists missing or stale: running apt-get update once');
