@@ -34,8 +34,8 @@ const BOOT_TIMEOUT_MS = 300_000;
 const NONCE = Buffer.from('boot-test nonce 0123456789abcdef');
 const USER_DATA = Buffer.from('boot-test user_data');
 const PUBLIC_KEY = Buffer.from('boot-test public_key (any bytes up to 1024)');
-/** What `verify attestation` answers for QEMU's unsigned COSE envelope (alg -1, 64 zero bytes). */
-const QEMU_REFUSAL_CODE = 'MALFORMED_COSE';
+/** What `verify attestation` answers for QEMU's unsigned COSE envelope (algorithm -1, not ES384). */
+const QEMU_REFUSAL_CODE = 'UNSUPPORTED_ALGORITHM';
 
 const cborx = new Decoder({ mapsAsObjects: false, useRecords: false });
 /**
