@@ -16,7 +16,10 @@ ORIG=qemu_10.0.2+ds.orig.tar.xz
 ORIG_SHA256=0901da33844a331bf8b3602b9c1fbd178e60b737c8e3ade678255bd090c9b9f1
 
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/attested-pack/qemu-nsm"
-cache="$cache_root/${VERSION//[:~]/_}"
+# Keyed by the source version AND this script's own digest: changing the recipe (configure
+# flags, firmware) builds afresh instead of reusing a binary made another way.
+recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-12)
+cache="$cache_root/${VERSION//[:~]/_}-$recipe"
 stamp="$cache/complete"
 
 if [ -f "$stamp" ] && [ -x "$cache/bin/qemu-system-x86_64" ]; then
@@ -38,7 +41,8 @@ apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends \
   meson/bookworm-backports python3-pycotap/bookworm-backports >&2
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/attested-pack-qemu.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+# Kept on failure (a long compile is worth inspecting), removed on success.
+trap 'log "failed; build tree kept in $work"' ERR
 cd "$work"
 log "fetching source package $PACKAGE=$VERSION"
 # Only the orig tarball is needed (and the mirror may not serve the .dsc for backports):
@@ -53,6 +57,7 @@ fi
 
 tar -xf "$ORIG"
 cd qemu-10.0.2
+src="$(pwd)"
 # The +ds tarball has no pc-bios blobs: meson.build would unpack edk2 firmware from them.
 sed -i 's/^\( *unpack_edk2_blobs = \)bzip2.found()$/\1false/' meson.build
 grep -q '^ *unpack_edk2_blobs = bzip2.found()$' meson.build && { log "meson.build: edk2 unpack still on"; exit 1; }
@@ -70,8 +75,12 @@ mkdir build && cd build
 
 log "building qemu-system-x86_64 (make -j$(nproc))"
 make -j"$(nproc)" qemu-system-x86_64 >&2
-# The -kernel option ROMs (linuxboot_dma.bin …) are built from QEMU's own source.
-make pc-bios/optionrom/all >&2
+# The -kernel option ROMs (linuxboot_dma.bin …) from QEMU's own source, with its own
+# Makefile: configure wires them in only when it detects an i386 cross compiler, but the
+# host gcc builds them (-m16).
+mkdir -p optionrom
+printf 'TOPSRC_DIR=%s\nCC=gcc\nOBJCOPY=objcopy\nPYTHON=/usr/bin/python3\n' "$src" > optionrom/config.mak
+make -C optionrom -f "$src/pc-bios/optionrom/Makefile" TARGET_DIR= >&2
 
 ./qemu-system-x86_64 -device help | grep -q 'virtio-nsm-pci' ||
   { log "built QEMU has no virtio-nsm-pci device"; exit 1; }
@@ -82,8 +91,9 @@ cp qemu-system-x86_64 "$cache/bin/"
 # Firmware for -L: SeaBIOS from Debian, the -kernel option ROMs built from QEMU's source.
 cp /usr/share/seabios/bios-256k.bin "$cache/share/"
 for rom in linuxboot_dma.bin linuxboot.bin multiboot_dma.bin multiboot.bin kvmvapic.bin pvh.bin; do
-  [ -f "pc-bios/optionrom/$rom" ] && cp "pc-bios/optionrom/$rom" "$cache/share/"
+  cp "optionrom/$rom" "$cache/share/"
 done
 printf '%s %s\n' "$VERSION" "$ORIG_SHA256" > "$stamp"
+cd / && rm -rf "$work"
 log "cached at $cache"
 echo "$cache"
