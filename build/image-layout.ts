@@ -64,7 +64,13 @@ export const ENCLAVE_ENV: ReadonlyArray<readonly [string, string]> = [
 /**
  * Kernel command line words that only the development blob set carries. The launcher
  * reads /proc/cmdline: `attested_pack.dev_serial=ttyS1` bridges that serial port to the
- * service socket (QEMU has no vsock to the host here), `attested_pack.dev_nsm=none` runs
- * without /dev/nsm (a development kernel has no NSM driver).
+ * service socket (QEMU has no vsock to the host here). The service runs in hardware NSM
+ * mode: the development kernel's nsm.ko drives QEMU's virtio-nsm-pci.
  */
-export const DEV_CMDLINE_FLAGS = ['attested_pack.dev_serial=ttyS1', 'attested_pack.dev_nsm=none'] as const;
+export const DEV_CMDLINE_FLAGS = ['attested_pack.dev_serial=ttyS1'] as const;
+/**
+ * `attested_pack.dev_nsm=none`: run without /dev/nsm (health only). No committed blob set
+ * carries it any more; the launcher still honours it for a hand-made development command
+ * line on a QEMU without virtio-nsm. Measured in PCR0/PCR1 like every other word.
+ */
+export const DEV_NO_NSM_FLAG = 'attested_pack.dev_nsm=none';

@@ -5,7 +5,7 @@
 export interface LauncherMode {
   /** Serial port to bridge to the service socket (development blob set only). */
   devSerial: string | undefined;
-  /** Run without /dev/nsm (development kernels have no NSM driver). */
+  /** Run without /dev/nsm (only a hand-made development command line asks for it). */
   devNoNsm: boolean;
   development: boolean;
 }

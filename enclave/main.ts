@@ -65,6 +65,8 @@ async function run(): Promise<void> {
 }
 
 run().catch((e: unknown) => {
-  process.stderr.write(`attested-pack enclave: ${e instanceof Error ? e.message : String(e)}\n`);
+  // The stable code first (e.g. NSM_DEVICE_MISSING), so a console log says which refusal it was.
+  const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? `${e.code}: ` : '';
+  process.stderr.write(`attested-pack enclave: ${code}${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

@@ -97,6 +97,15 @@ describe('requests', () => {
     expect(code(() => parseRequest(pack({ objects: [Buffer.alloc(200)] }), 100))).toBe('REQUEST_TOO_LARGE');
   });
 
+  it('passes describe user_data and public_key through, within the NSM limit of 1024 bytes', () => {
+    const r = parseRequest({ id: 'd', type: 'describe', body: { nonce: Buffer.from('n'), userData: Buffer.from('u'), publicKey: Buffer.alloc(1024, 7) } });
+    expect(r.type === 'describe' && r.body).toEqual({ nonce: Buffer.from('n'), userData: Buffer.from('u'), publicKey: Buffer.alloc(1024, 7) });
+    const bare = parseRequest({ id: 'd', type: 'describe', body: { nonce: Buffer.from('n') } });
+    expect(bare.type === 'describe' && bare.body).toEqual({ nonce: Buffer.from('n'), userData: null, publicKey: null });
+    expect(code(() => parseRequest({ id: 'd', type: 'describe', body: { nonce: Buffer.from('n'), userData: Buffer.alloc(1025) } }))).toBe('MALFORMED_MESSAGE');
+    expect(code(() => parseRequest({ id: 'd', type: 'describe', body: { nonce: Buffer.from('n'), publicKey: 'text' } }))).toBe('MALFORMED_MESSAGE');
+  });
+
   it('maps unknown error codes in responses to INTERNAL', () => {
     const r = parseResponse({ id: 'a', ok: false, error: { code: 'SOMETHING_NEW', message: 'm' } });
     expect(r.ok === false && r.error.code).toBe('INTERNAL');

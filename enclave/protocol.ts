@@ -123,7 +123,11 @@ export interface HealthResponseBody {
 
 export interface DescribeRequestBody {
   nonce: Uint8Array;
+  /** Optional, bound into the document's user_data / public_key (≤ 1024 bytes each, the NSM's limit). */
+  userData?: Uint8Array | null;
+  publicKey?: Uint8Array | null;
 }
+
 
 export interface DescribeResponseBody {
   /** COSE_Sign1 attestation document carrying the caller's nonce. */
@@ -277,6 +281,13 @@ function bytes(o: Record<string, unknown>, key: string, where: string, max: numb
   return v;
 }
 
+/** The NSM refuses user_data / public_key longer than this (nsm-api; QEMU's virtio-nsm too). */
+const MAX_ATTESTATION_FIELD_BYTES = 1024;
+
+function optionalBytes(o: Record<string, unknown>, key: string, where: string, max: number): Uint8Array | null {
+  return o[key] === undefined || o[key] === null ? null : bytes(o, key, where, max);
+}
+
 function requestId(o: Record<string, unknown>): string {
   const id = o.id;
   if (typeof id !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(id)) bad(`id must match [A-Za-z0-9._:-]{1,${MAX_ID_LENGTH}}`);
@@ -381,7 +392,16 @@ export function parseRequest(value: unknown, maxRequestBytes = DEFAULT_MAX_REQUE
       case 'health':
         return { id, type, deadlineMs, body: {} };
       case 'describe':
-        return { id, type, deadlineMs, body: { nonce: bytes(body, 'nonce', 'describe', MAX_NONCE_BYTES) } };
+        return {
+          id,
+          type,
+          deadlineMs,
+          body: {
+            nonce: bytes(body, 'nonce', 'describe', MAX_NONCE_BYTES),
+            userData: optionalBytes(body, 'userData', 'describe', MAX_ATTESTATION_FIELD_BYTES),
+            publicKey: optionalBytes(body, 'publicKey', 'describe', MAX_ATTESTATION_FIELD_BYTES),
+          },
+        };
       case 'pack':
         return { id, type, deadlineMs, body: parsePackBody(body, maxRequestBytes) };
       default:

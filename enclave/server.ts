@@ -126,7 +126,7 @@ async function handle(req: Request, opts: EnclaveServerOptions, signal: AbortSig
       if (nsm === null) throw new EnclaveProtocolError('NSM_UNAVAILABLE', 'this enclave runs without an NSM');
       let attestation: Uint8Array;
       try {
-        attestation = await nsm.attest({ nonce: req.body.nonce, userData: null, publicKey: null });
+        attestation = await nsm.attest({ nonce: req.body.nonce, userData: req.body.userData ?? null, publicKey: req.body.publicKey ?? null });
       } catch (e) {
         throw new EnclaveProtocolError('NSM_ERROR', `NSM attestation failed: ${(e as Error).message}`);
       }

@@ -1,9 +1,11 @@
 // The DEVELOPMENT blob set, used where nitro-cli's blobs are not installed so the whole
-// pipeline can run and boot under QEMU: Debian's kernel (vmlinuz + config from a pinned
-// linux-image package), a few klibc tools (sh, mount, chroot, mkdir, nuke, reboot and
-// their 75 KB library — a tenth of busybox-static), and our own init script and command
-// line (reproducible/dev-blobs/). It cannot run in a real enclave (no NSM driver, no vsock
-// heartbeat) and every manifest built with it says blobSet.kind = "development".
+// pipeline can run and boot under QEMU: Debian's backports kernel (vmlinuz + config from a
+// pinned linux-image package) and its NSM driver (drivers/misc/nsm.ko, which talks to
+// QEMU's virtio-nsm-pci the way AWS's driver talks to the Nitro NSM), a few klibc tools
+// (sh, mount, chroot, mkdir, nuke, reboot, insmod and their 75 KB library — a tenth of
+// busybox-static), and our own init script and command line (reproducible/dev-blobs/).
+// It cannot run in a real enclave (not AWS's kernel, no vsock heartbeat) and every
+// manifest built with it says blobSet.kind = "development".
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFail } from '../build/errors.ts';
@@ -22,23 +24,25 @@ export function developmentBlobSet(sourceRoot: string, devDebs: FetchedDeb[]): B
   const kernel = need('bzImage');
   const config = need('bzImage.config');
   // Everything else the dev-blobs packages provide goes into the bootstrap ramdisk as is.
-  const tools = [...files].filter(([to]) => to !== 'bzImage' && to !== 'bzImage.config').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (!files.has('bin/sh')) need('bin/sh');
+  const nsmKo = need('nsm.ko');
+  const tools = [...files].filter(([to]) => to !== 'bzImage' && to !== 'bzImage.config' && to !== 'nsm.ko').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // The init script needs these; a lock without them would build an image that cannot boot.
+  for (const tool of ['bin/sh', 'bin/insmod']) need(tool);
   return {
     kind: 'development',
-    description: `DEVELOPMENT blob set (QEMU only, not bootable in a Nitro Enclave): Debian kernel from ${kernel.source}, ${[...new Set(tools.map(([, f]) => f.source))].join(', ')}, init and cmdline from reproducible/dev-blobs`,
+    description: `DEVELOPMENT blob set (QEMU only, not bootable in a Nitro Enclave): Debian kernel from ${kernel.source} with its nsm.ko, ${[...new Set(tools.map(([, f]) => f.source))].join(', ')}, init and cmdline from reproducible/dev-blobs`,
     kernel: kernel.data,
     kernelConfig: config.data,
     cmdline: checkCmdline(readFileSync(join(dir, 'cmdline'), 'utf8')),
     init: readFileSync(join(dir, 'init')),
-    nsmKo: readFileSync(join(dir, 'nsm-placeholder.txt')),
+    nsmKo: nsmKo.data,
     extraBootstrapFiles: tools.map(([path, f]) => ({ path, data: f.data, mode: f.mode })),
     sources: {
       bzImage: kernel.source,
       'bzImage.config': config.source,
       cmdline: 'reproducible/dev-blobs/cmdline',
       init: 'reproducible/dev-blobs/init',
-      'nsm.ko': 'reproducible/dev-blobs/nsm-placeholder.txt',
+      'nsm.ko': nsmKo.source,
       ...Object.fromEntries(tools.map(([path, f]) => [path, f.source])),
     },
   };

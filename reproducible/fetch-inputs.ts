@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFail } from '../build/errors.ts';
-import type { InputsLock, PinnedDeb } from './lock.ts';
+import type { DebFile, InputsLock, PinnedDeb } from './lock.ts';
 import { keepAfterInterrupt, removeOnInterrupt } from './interrupt.ts';
 
 export type Progress = (message: string) => void;
@@ -38,6 +38,9 @@ function downloadDeb(deb: PinnedDeb, dir: string, progress: Progress): void {
     if (aptListsRefreshed || process.getuid?.() !== 0) {
       if (process.getuid?.() !== 0 && e instanceof Error) {
         e.message += ' (if the apt package lists are empty or stale, run `apt-get update` as root and build again)';
+      }
+      if (deb.version.includes('~bpo') && e instanceof Error) {
+        e.message += ' (a bookworm-backports package: add that suite with reproducible/apt-backports.sh, as root)';
       }
       throw e;
     }
@@ -73,6 +76,24 @@ function withTempDir<T>(tmp: string, fill: (dir: string) => T): T {
     rmSync(tmp, { recursive: true, force: true });
     keepAfterInterrupt(tmp);
   }
+}
+
+/**
+ * A packaged .xz file, decompressed with xz-utils' `xz` (the format has one meaning; the
+ * pinned SHA-384 of the result still decides, so a different decoder cannot slip through).
+ */
+function decompressXz(deb: PinnedDeb, f: DebFile, src: string): Uint8Array {
+  let data: Buffer;
+  try {
+    data = execFileSync('xz', ['--decompress', '--stdout', '--', src], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  } catch (e) {
+    buildFail('INPUT_UNAVAILABLE', `xz --decompress ${f.from} failed (install xz-utils): ${(e as Error).message}`);
+  }
+  const actual = sha384Hex(data);
+  if (actual !== f.xz?.sha384) {
+    buildFail('INPUT_DIGEST_MISMATCH', `${deb.package}=${deb.version} ${f.from} decompresses to SHA-384 ${actual}, the lock pins ${f.xz?.sha384}`);
+  }
+  return data;
 }
 
 export interface FetchedDeb {
@@ -118,7 +139,7 @@ export function fetchDeb(deb: PinnedDeb, cacheDir: string, progress: Progress): 
   for (const f of deb.files) {
     const src = join(root, f.from);
     if (!existsSync(src)) buildFail('INPUT_UNAVAILABLE', `${deb.package}=${deb.version} has no file ${f.from}`);
-    files.set(f.to, { data: readFileSync(src), mode: f.mode });
+    files.set(f.to, { data: f.xz === undefined ? readFileSync(src) : decompressXz(deb, f, src), mode: f.mode });
   }
   return { deb, sha384: sha384Hex(bytes), size: bytes.length, files };
 }

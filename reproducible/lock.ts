@@ -7,7 +7,16 @@ import { parseStrictJson } from '../verifier/strict-json.ts';
 
 export const INPUTS_LOCK_SCHEMA = 'attested-pack/inputs-lock/v1';
 
-export interface DebFile { from: string; to: string; mode: number }
+export interface DebFile {
+  from: string;
+  to: string;
+  mode: number;
+  /**
+   * The packaged file is xz-compressed (Debian ships kernel modules as .ko.xz); the image
+   * takes the decompressed bytes, which must then have exactly this SHA-384. Both or neither.
+   */
+  xz?: { sha384: string };
+}
 export interface PinnedDeb {
   package: string;
   version: string;
@@ -56,8 +65,17 @@ export function parseInputsLock(input: string): InputsLock {
       use,
       files: d.files.map((f: unknown, j): DebFile => {
         if (!isRecord(f)) buildFail('LOCK_MALFORMED', `debs[${i}].files[${j}] must be an object`);
-        const mode = text(f, 'mode', `debs[${i}].files[${j}]`, /^0[0-7]{3}$/);
-        return { from: text(f, 'from', `debs[${i}].files[${j}]`, REL_PATH), to: text(f, 'to', `debs[${i}].files[${j}]`, REL_PATH), mode: parseInt(mode, 8) };
+        const where = `debs[${i}].files[${j}]`;
+        const mode = text(f, 'mode', where, /^0[0-7]{3}$/);
+        const known = new Set(['from', 'to', 'mode', 'decompress', 'sha384']);
+        const unknown = Object.keys(f).find((k) => !known.has(k));
+        if (unknown !== undefined) buildFail('LOCK_MALFORMED', `${where} has an unknown key ${JSON.stringify(unknown)}`);
+        const file: DebFile = { from: text(f, 'from', where, REL_PATH), to: text(f, 'to', where, REL_PATH), mode: parseInt(mode, 8) };
+        if ('decompress' in f || 'sha384' in f) {
+          text(f, 'decompress', where, /^xz$/);
+          file.xz = { sha384: text(f, 'sha384', where, /^[0-9a-f]{96}$/) };
+        }
+        return file;
       }),
     };
   });

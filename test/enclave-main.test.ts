@@ -59,7 +59,7 @@ describe('enclave/main.ts', () => {
     const { exited } = start({ ATTESTED_PACK_SOCKET: join(dir, 'e.sock') });
     const { code, stderr } = await exited;
     expect(code).toBe(1);
-    expect(stderr).toContain('/dev/nsm');
+    expect(stderr).toContain('attested-pack enclave: NSM_DEVICE_MISSING: cannot open /dev/nsm');
     expect(existsSync(join(dir, 'e.sock'))).toBe(false);
   });
 

@@ -163,9 +163,16 @@ function expectKind<K extends NsmResponse['kind']>(res: NsmResponse, kind: K): E
   return res as Extract<NsmResponse, { kind: K }>;
 }
 
+/** One request over a transport: encode, exchange, decode (NSM errors become NsmDeviceError). */
+export function callNsm(transport: NsmTransport, req: NsmRequest): NsmResponse {
+  return decodeNsmResponse(transport(encodeNsmRequest(req)));
+}
+
+export type NsmTransport = (request: Uint8Array) => Uint8Array;
+
 /** Build the Nsm on top of any request → response transport (the ioctl, or a test double). */
-export function nsmOverTransport(transport: (request: Uint8Array) => Uint8Array, close: () => Promise<void> = async () => {}): NsmDevice {
-  const call = (req: NsmRequest): NsmResponse => decodeNsmResponse(transport(encodeNsmRequest(req)));
+export function nsmOverTransport(transport: NsmTransport, close: () => Promise<void> = async () => {}): NsmDevice {
+  const call = (req: NsmRequest): NsmResponse => callNsm(transport, req);
   return {
     kind: 'hardware',
     async attest(req) {
@@ -199,6 +206,15 @@ export function nsmOverTransport(transport: (request: Uint8Array) => Uint8Array,
  * never falls back to a simulation.
  */
 export async function openHardwareNsm(path = NSM_DEVICE_PATH): Promise<NsmDevice> {
+  const { transport, close } = await openNsmTransport(path);
+  return nsmOverTransport(transport, close);
+}
+
+/**
+ * The raw ioctl transport on /dev/nsm (request bytes → response bytes). openHardwareNsm is
+ * built on it; the boot test's guest probe uses it directly to provoke NSM error answers.
+ */
+export async function openNsmTransport(path = NSM_DEVICE_PATH): Promise<{ transport: NsmTransport; close: () => Promise<void> }> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, fsConstants.O_RDWR);
@@ -216,6 +232,10 @@ export async function openHardwareNsm(path = NSM_DEVICE_PATH): Promise<NsmDevice
   const msg = new DataView(koffi.view(msgPtr, 32));
   const fd = handle.fd;
   const transport = (request: Uint8Array): Uint8Array => {
+    // The request buffer is NSM_MAX_REQUEST_BYTES long: never hand the kernel a longer length.
+    if (request.length > NSM_MAX_REQUEST_BYTES) {
+      throw new NsmDeviceError('NSM_REQUEST_TOO_LARGE', `NSM request of ${request.length} bytes exceeds ${NSM_MAX_REQUEST_BYTES}`);
+    }
     reqView.set(request);
     msg.setBigUint64(0, koffi.address(reqPtr), true);
     msg.setBigUint64(8, BigInt(request.length), true);
@@ -226,10 +246,11 @@ export async function openHardwareNsm(path = NSM_DEVICE_PATH): Promise<NsmDevice
     const len = Number(msg.getBigUint64(24, true));
     return Uint8Array.from(resView.subarray(0, Math.min(len, NSM_RESPONSE_BYTES)));
   };
-  return nsmOverTransport(transport, async () => {
+  const close = async (): Promise<void> => {
     await handle.close();
     koffi.free(reqPtr);
     koffi.free(resPtr);
     koffi.free(msgPtr);
-  });
+  };
+  return { transport, close };
 }
