@@ -30,7 +30,7 @@ export interface ReceiptCell {
 }
 
 export interface ReceiptSource {
-  /** As claimed by the caller; informational. */
+  /** The verified repository (= authorization.repository). */
   repository: string;
   /** Commit id the enclave computed from the raw commit object. */
   commit: string;

@@ -27,7 +27,7 @@ Runs the whole attested-pack chain on this machine, each part as its own process
   the receipt as an auditor would → show the enclave refusing four attacks (a fabricated
   commit, a feature branch, production ciphertext at staging paths, a replayed token) →
   show that a tampered image is refused by KMS → audit CloudTrail (SIMULATED) against the
-  receipt store: clean, then one unexplained decrypt flagged after the host packs on its own.
+  receipt store: clean, then the host's own pack flagged (one unexplained decrypt per SOPS file).
 
 Nothing here is trusted by default: the simulated NSM's root certificate is passed
 explicitly to every verifier, every result made with it is labelled SIMULATED, and the

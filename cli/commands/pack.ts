@@ -47,8 +47,8 @@ Proof (the enclave packs only what a trusted CI issuer vouches for; docs/pack-po
   --github-oidc       inside GitHub Actions: request an OIDC token whose audience binds
                       this request (<audience>:<request hash>); needs id-token: write
   --oidc-token-env VAR  an OIDC token minted elsewhere for the audience --print-audience gives
-  --sshsig            the commit's own SSH signature is the proof (development policies or
-                      identities the trust policy names)
+  --sshsig            the commit's own SSH signature is the proof (DEVELOPMENT trust
+                      policies only: a commit signature binds no ref and no request)
   --audience PREFIX   audience prefix of the trust policy's issuer (default attested-pack)
   --print-audience    print the audience this request needs and exit
 
