@@ -25,7 +25,7 @@ import { CmsError } from './cms.ts';
 import { KmsCallLog, KmsCallLogError } from './kms-calls.ts';
 import { TunnelError } from './tunnel.ts';
 import { parsePackOptions, refuse } from './pack/options.ts';
-import { checkFilesInScope, sopsFilesOf } from './pack/key-scope.ts';
+import { checkFilesInScope, keysOf } from './pack/key-scope.ts';
 import { signReceipt } from './pack/receipt.ts';
 import type { PackAuthorizer, PackAuthorizationResult } from './pack/authorizer.ts';
 import type { ReceiptPackOptions } from '../verifier/statement.ts';
@@ -110,7 +110,6 @@ async function resolveSecrets(s: PackState, recipient: RecipientSession) {
   if ('kms' in target && target.kms.provider !== 'aws') {
     refuse('UNSUPPORTED_PROVIDER', `identity '${identity.name}' uses KMS provider '${target.kms.provider}'; the enclave supports aws`);
   }
-  checkFilesInScope(sopsFilesOf(input.tree, clef.manifest, input.identity, input.environment), s.auth.allowedKmsKeyArns);
   const sopsKeys = new Set<string>();
   const sopsDecrypt = dedupKmsDecrypt(wallTimed(s.kmsTime, recipientDecrypt(s.kms.clientFor, recipient, sopsKeys)));
   const blobIds = new Map<string, string>();
@@ -127,6 +126,8 @@ async function resolveSecrets(s: PackState, recipient: RecipientSession) {
       return f.content;
     },
     unwrapper: kmsUnwrapper(sopsDecrypt),
+    // Before any Decrypt: every file's KMS keys must be the environment's (trust policy).
+    beforeUnwrap: (files) => checkFilesInScope(keysOf(files), s.auth.allowedKmsKeyArns),
     ...(s.unwrapConcurrency === undefined ? {} : { concurrency: s.unwrapConcurrency }),
   }).finally(() => sopsDecrypt.clear());
   ctx.signal.throwIfAborted();

@@ -27,6 +27,12 @@ export interface ResolveInput {
   limits?: Partial<SopsLimits>;
   /** Data keys unwrapped at once (default DEFAULT_UNWRAP_CONCURRENCY). */
   concurrency?: number;
+  /**
+   * Called once with every parsed file's metadata before the first data key is unwrapped;
+   * throw to refuse (the pack's key-scope check: no Decrypt with a key the environment may
+   * not use).
+   */
+  beforeUnwrap?(files: ReadonlyArray<{ path: string; metadata: ParsedSops['metadata'] }>): void;
 }
 
 export interface ResolvedSecrets {
@@ -71,6 +77,7 @@ export async function resolveIdentitySecrets(input: ResolveInput): Promise<Resol
     prepared.push(p);
     if ('error' in p) break; // nothing after the first unreadable file is needed
   }
+  input.beforeUnwrap?.(prepared.flatMap((p) => ('parsed' in p ? [{ path: p.cell.path, metadata: p.parsed.metadata }] : [])));
   await runInOrder<{ key: Uint8Array }>({
     count: prepared.length,
     ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
