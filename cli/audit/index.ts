@@ -2,6 +2,7 @@
 // (cli/commands/audit.ts) and the demo call runAudit; tests call it with paths.
 import { readFileSync } from 'node:fs';
 import { parseBuildManifest, type BuildManifest } from '../../verifier/build-manifest.ts';
+import { trustAnchorInfo } from '../../verifier/verify-attestation.ts';
 import { parseTrustPolicy, type TrustPolicy } from '../../verifier/trust-policy.ts';
 import { readTrail } from './cloudtrail-files.ts';
 import { auditFail } from './errors.ts';
@@ -41,7 +42,7 @@ export function runAudit(opts: AuditOptions): AuditReport {
   const trustPolicy: TrustPolicy | undefined = opts.trustPolicy === undefined ? undefined : parseTrustPolicy(readOrFail(opts.trustPolicy, 'trust policy'));
   const trail = readTrail(opts.cloudTrail);
   const store = readReceiptStore(opts.receipts, { manifests, ...(opts.root === undefined ? {} : { root: opts.root }) });
-  return reconcile({
+  const report = reconcile({
     events: trail.events,
     otherEvents: trail.otherEvents,
     files: trail.files,
@@ -50,4 +51,6 @@ export function runAudit(opts: AuditOptions): AuditReport {
     ...(trustPolicy === undefined ? {} : { trustPolicy }),
     keys: opts.keys ?? [],
   });
+  // Say which root vouched for the receipts, as loudly as `verify receipt` does.
+  return { ...report, trust: trustAnchorInfo(opts.root).kind };
 }

@@ -53,6 +53,8 @@ export interface AuditReport {
   days: DaySummary[];
   /** True when nothing is unexplained (failed events alone do not spoil it). */
   clean: boolean;
+  /** The attestation root receipts were verified against (set by runAudit). */
+  trust?: 'aws' | 'simulated' | 'custom';
 }
 
 export interface ReconcileInput {

@@ -13,6 +13,7 @@ function section(title: string, lines: string[]): string[] {
 export function renderAuditText(r: AuditReport): string {
   const f = r.findings;
   const out: string[] = [
+    ...(r.trust === undefined || r.trust === 'aws' ? [] : [`!!! receipts verified against a ${r.trust.toUpperCase()} root — NOT AWS Nitro hardware !!!`]),
     r.clean ? 'AUDIT CLEAN: every attested KMS call is explained by a verified receipt' : 'AUDIT FOUND UNEXPLAINED ACTIVITY',
     `CloudTrail: ${r.counts.kmsEvents} KMS events (${r.counts.otherEvents} other events) in ${r.counts.files} files${r.coverage === null ? '' : `, ${r.coverage.from} .. ${r.coverage.to}`}`,
     `Receipts: ${r.counts.receipts}; manifests: ${r.counts.manifests}; matched attested calls: ${f.matched.length}`,
