@@ -91,7 +91,9 @@ function parseReceiptFile(bytes: Uint8Array): { dsse: unknown; attestationDocume
   }
   if (!isRecord(raw)) malformed('receipt must be a JSON object');
   if (raw.schema !== RECEIPT_SCHEMA) {
-    malformed(`receipt schema is ${JSON.stringify(raw.schema)}; this verifier reads "${RECEIPT_SCHEMA}"`);
+    malformed(raw.schema === undefined
+      ? `this JSON has no "schema" member: it is not an attested-pack receipt (an artifact.json? pass receipt.json)`
+      : `receipt schema is ${JSON.stringify(raw.schema)}; this verifier reads "${RECEIPT_SCHEMA}"`);
   }
   for (const k of Object.keys(raw)) if (!['schema', 'dsse', 'attestationDocument'].includes(k)) malformed(`receipt has an unknown member "${k}"`);
   if (!('dsse' in raw)) malformed('receipt lacks "dsse"');
