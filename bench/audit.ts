@@ -16,12 +16,12 @@ import { serializeBuildManifest } from '../verifier/build-manifest.ts';
 import { assembleReceipt, receiptPublicKey, receiptUserData, signReceiptStatement } from '../verifier/receipt.ts';
 import { buildReceiptStatement } from '../verifier/statement.ts';
 import { manifestPcrMap, newSigningKey, sampleInput, sampleManifest } from '../test/receipt-fixtures.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const RECEIPTS = Number(process.env.BENCH_AUDIT_RECEIPTS ?? 10_000);
 const EVENTS = Number(process.env.BENCH_AUDIT_EVENTS ?? 100_000);
 const UNEXPLAINED = 10;
 const DIR = join(tmpdir(), `attested-pack-bench-audit-${RECEIPTS}-${EVENTS}-v1`);
-const RESULTS = new URL('RESULTS.md', import.meta.url);
 const SOPS_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ENV_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321';
 const START = Date.parse('2026-10-01T00:00:00.000Z');
@@ -115,10 +115,4 @@ Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.versio
   statement) — that is most of the time; the CloudTrail side is strict JSON over ~${Math.round(EVENTS / 1000)}k events.
 - Generation (not timed) makes real receipts with the simulated CA, cached in the OS temp directory.
 `;
-let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-const start = text.indexOf('\n## audit\n');
-if (start >= 0) {
-  const next = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start + 1) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
-} else text = `${text.trimEnd()}\n\n${section}`;
-writeFileSync(RESULTS, text.endsWith('\n') ? text : `${text}\n`);
+writeResultsSection('audit', section);

@@ -6,16 +6,16 @@
 // (goal ≤ 70 MB). Runs the compiled JavaScript, as users do (npm run build first).
 // Run: npm run bench:cli-startup. Writes "## cli-startup" in bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serializeBuildManifest } from '../verifier/build-manifest.ts';
 import { makeReceipt, sampleManifest, testCa } from '../test/receipt-fixtures.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'attested-pack');
-const RESULTS = new URL('RESULTS.md', import.meta.url);
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const GNU_TIME = '/usr/bin/time';
 const WALL_GOAL = 3;
@@ -96,13 +96,4 @@ ${rows.map((r, i) => `| ${r.name} | ${r.wall.toFixed(0)} ms | ${r.min.toFixed(0)
   \`--root\`; the work is the same as for an AWS-rooted receipt (chain of the same length,
   same signatures).
 `;
-let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-const start = text.indexOf('\n## cli-startup\n');
-if (start >= 0) {
-  const next = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start + 1) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
-} else {
-  text = `${text.trimEnd()}\n\n${section}`;
-}
-writeFileSync(RESULTS, text.endsWith('\n') ? text : `${text}\n`);
-console.log(`wrote the "## cli-startup" section of ${fileURLToPath(RESULTS)}`);
+writeResultsSection('cli-startup', section);

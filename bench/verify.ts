@@ -23,10 +23,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Decoder, Tag } from 'cbor-x';
 import { clearChainCache, coseSign1SigStructure, verifyAttestationDocument } from '../verifier/index.ts';
+import { writeResultsSection } from './results-file.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = new URL('../test/fixtures/nitro/', import.meta.url);
-const RESULTS = new URL('RESULTS.md', import.meta.url);
 const PASSES = Number(process.env.BENCH_PASSES ?? 6);
 const NATIVE_ITERATIONS = Number(process.env.BENCH_NATIVE_ITERATIONS ?? 20);
 
@@ -350,13 +350,4 @@ ${results.map(([n, s, r]) => `| ${n} | ${s} | ${rate(r)} |`).join('\n')}
   in its own child process under libfaketime at the document timestamp; its time per document is
   the fastest of ${NATIVE_ITERATIONS} calls after 5 warm-up calls; it also prints one stderr line per call.
 `;
-let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n';
-const start = text.indexOf('\n## verify\n');
-if (start >= 0) {
-  const next = text.indexOf('\n## ', start + 1);
-  text = text.slice(0, start + 1) + section + (next >= 0 ? `\n${text.slice(next + 1)}` : '');
-} else {
-  text = `${text.trimEnd()}\n\n${section}`;
-}
-writeFileSync(RESULTS, text.endsWith('\n') ? text : `${text}\n`);
-console.log(`wrote the "## verify" section of ${fileURLToPath(RESULTS)}`);
+writeResultsSection('verify', section);

@@ -3,6 +3,7 @@
 // run is reproducible from its seed. Used by the KMS emulator (`--latency-ms`) and the
 // simulated NSM (attestation latency) to show wall time under realistic round trips.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mulberry32 } from './mulberry32.ts';
 
 export interface LatencyModel {
   fixedMs: number;
@@ -31,17 +32,6 @@ export function checkLatencyModel(m: LatencyModel): Required<LatencyModel> {
   return { fixedMs: m.fixedMs, jitterMs: jitter, seed };
 }
 
-/** mulberry32: small, fast, good enough for jitter; never used for anything secret. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The sequence of delays (ms) a model produces, one per call. */
 export function latencySequence(model: LatencyModel): () => number {

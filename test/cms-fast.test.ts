@@ -7,16 +7,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { buildCiphertextForRecipient } from '../simulator/kms/cms-recipient.ts';
 import { parseKmsShape } from '../enclave/cms-fast.ts';
 import { openCiphertextForRecipient, parseCiphertextForRecipientWith } from '../enclave/cms.ts';
+import { mulberry32 } from '../simulator/mulberry32.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function full(b: Uint8Array): ReturnType<typeof parseCiphertextForRecipientWith> | Error {
   try {

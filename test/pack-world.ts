@@ -23,6 +23,7 @@ import { sdkKmsEncrypt } from '../enclave/sops/kms-sdk.ts';
 import type { Nsm } from '../enclave/nsm/nsm.ts';
 import type { PackProof, PackRequestBody } from '../enclave/protocol.ts';
 import { createPolicyAuthorizer } from '../enclave/pack/policy-authorizer.ts';
+import { parsePackOptions } from '../enclave/pack/options.ts';
 import { createTrustedClock } from '../enclave/authz/clock.ts';
 import { createTunnelJwksFetcher } from '../enclave/authz/jwks-fetch.ts';
 import { startOidcIssuer, SIMULATED_OIDC_HOST, type MintOptions, type SimulatedOidcIssuer } from '../simulator/oidc-issuer.ts';
@@ -85,13 +86,9 @@ export interface PackWorld {
   close(): Promise<void>;
 }
 
-/** Typed pack options, as the enclave normalises them (for the audience). */
+/** Typed pack options, exactly as the enclave normalises them (for the audience). */
 export function canonicalOptions(o: Record<string, string | number | boolean> | undefined) {
-  return {
-    signingKeyArn: typeof o?.signingKeyArn === 'string' ? o.signingKeyArn : null,
-    ttlSeconds: typeof o?.ttlSeconds === 'number' ? o.ttlSeconds : null,
-    bindEncryptionContext: o?.bindEncryptionContext === true,
-  };
+  return parsePackOptions(o ?? {});
 }
 
 function git(cwd: string, args: string[]): string {

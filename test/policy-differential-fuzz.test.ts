@@ -13,6 +13,7 @@ import { isPolicyError } from '../policy/errors.ts';
 import { callerFromArn, contextOf, evaluate, parseModelPolicy, type Caller, type ModelPolicy, type ModelRequest } from '../policy/model/index.ts';
 import { provePolicy } from '../policy/prove/prove.ts';
 import { GRANT_OPERATIONS } from '../policy/prove/search.ts';
+import { mulberry32 } from '../simulator/mulberry32.ts';
 
 const manifest = parseBuildManifest(readFileSync(new URL('../policy/fixtures/manifest.json', import.meta.url)));
 const A = '111122223333';
@@ -25,16 +26,7 @@ const ZERO = '0'.repeat(96);
 const WRONG = 'e'.repeat(96);
 const POLICIES = 10_000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 const pick = <T>(r: () => number, list: readonly T[]): T => list[Math.floor(r() * list.length)] as T;
 
 const PRINCIPALS: unknown[] = ['*', { AWS: '*' }, { AWS: ROLE }, { AWS: A }, { AWS: `arn:aws:iam::${A}:root` }, { AWS: `arn:aws:iam::${A}:user/ci` }, { AWS: `arn:aws:iam::${B}:root` }, { Service: '*' }, { Service: 'logs.amazonaws.com' }, { AWS: SESSION }, { AWS: [ROLE, `arn:aws:iam::${A}:user/ci`] }];

@@ -11,6 +11,7 @@ import { pcr3ForRoleArn } from '../policy/attestation-keys.ts';
 import { generateKeyPolicy } from '../policy/generate.ts';
 import { hasErrors, lintKeyPolicy } from '../policy/lint.ts';
 import { isPolicyError } from '../policy/errors.ts';
+import { mulberry32 } from '../simulator/mulberry32.ts';
 
 const ACCOUNT = '111122223333';
 const manifest = parseBuildManifest(readFileSync(new URL('../policy/fixtures/manifest.json', import.meta.url)));
@@ -28,17 +29,7 @@ const GOOD: Record<number, string> = { 0: manifest.pcrs['0'], 1: manifest.pcrs['
 const OTHER_HEX = 'e'.repeat(96);
 const WRONG_HEX = 'd'.repeat(96);
 
-/** Deterministic PRNG (mulberry32) so a failure is reproducible from the case number. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 type Json = Record<string, unknown>;
 
