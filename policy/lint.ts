@@ -12,6 +12,7 @@ import { LINT_CODES, type LintCode, type LintFinding } from './lint-codes.ts';
 import type { NamedPolicy } from './read.ts';
 import type { KeyKind } from './types.ts';
 import { propertyFindings } from './lint-properties.ts';
+import { splitOperator } from './model/parse.ts';
 
 export interface LintOptions {
   /** Expected image PCRs: pinned PCR0/1/2/8 (and ImageSha384) must equal these. */
@@ -104,15 +105,7 @@ function normalise(policy: unknown, name: string): Statement[] {
       if (!isRecord(s.Condition)) policyFail('POLICY_MALFORMED', `${where}.Condition must be an object`);
       for (const [operator, block] of Object.entries(s.Condition)) {
         if (!isRecord(block)) policyFail('POLICY_MALFORMED', `${where}.Condition.${operator} must be an object`);
-        let base = operator.toLowerCase();
-        let qualifier: Clause['qualifier'] = null;
-        const q = /^(forallvalues|foranyvalue):/.exec(base);
-        if (q !== null) {
-          qualifier = q[1] as 'forallvalues' | 'foranyvalue';
-          base = base.slice(q[0].length);
-        }
-        const ifExists = base.endsWith('ifexists');
-        if (ifExists) base = base.slice(0, -'ifexists'.length);
+        const { base, qualifier, ifExists } = splitOperator(operator);
         for (const [key, v] of Object.entries(block)) clauses.push({ operator, base, qualifier, ifExists, key, values: asList(v) });
       }
     }

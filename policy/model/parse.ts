@@ -73,7 +73,8 @@ function conditionValues(raw: unknown, where: string): string[] {
   });
 }
 
-function parseOperator(operator: string, where: string): Pick<ConditionClause, 'base' | 'qualifier' | 'ifExists'> {
+/** `ForAnyValue:StringLikeIfExists` → { base: 'stringlike', qualifier: 'foranyvalue', ifExists: true } (not validated). */
+export function splitOperator(operator: string): Pick<ConditionClause, 'base' | 'qualifier' | 'ifExists'> {
   let base = operator.toLowerCase();
   let qualifier: ConditionClause['qualifier'] = null;
   const q = /^(forallvalues|foranyvalue):/.exec(base);
@@ -83,6 +84,11 @@ function parseOperator(operator: string, where: string): Pick<ConditionClause, '
   }
   const ifExists = base.endsWith('ifexists');
   if (ifExists) base = base.slice(0, -'ifexists'.length);
+  return { base, qualifier, ifExists };
+}
+
+function parseOperator(operator: string, where: string): Pick<ConditionClause, 'base' | 'qualifier' | 'ifExists'> {
+  const { base, qualifier, ifExists } = splitOperator(operator);
   if (!OPERATORS.has(base)) policyFail('POLICY_UNSUPPORTED', `${where}: unknown condition operator "${operator}"`);
   if (base === 'null' && (ifExists || qualifier !== null)) malformed(where, `"${operator}": Null takes no IfExists and no set qualifier`);
   return { base, qualifier, ifExists };
