@@ -214,7 +214,8 @@ function parseIdentity(c: Checker, si: unknown, i: number, nsNames: Set<string>,
     if (!nsNames.has(ns)) c.fail([...path, 'namespaces', j], `Service identity '${name}' references unknown namespace '${ns}'.`);
   });
   if (!isObj(si.environments)) c.fail(path, `Service identity '${name}' must have an 'environments' object.`);
-  const envs: Record<string, ServiceIdentityEnvironmentConfig> = {};
+  // Null prototype: an environment named "constructor" must not find Object.prototype's.
+  const envs = Object.create(null) as Record<string, ServiceIdentityEnvironmentConfig>;
   for (const [envName, v] of Object.entries(si.environments)) {
     const ep = [...path, 'environments', envName];
     if (!envNames.has(envName)) c.fail(ep, `Service identity '${name}' references unknown environment '${envName}'.`);
@@ -369,7 +370,7 @@ export function manifestMatrix(m: ClefManifest): MatrixCell[] {
 export function findIdentity(m: ClefManifest, identity: string, environment: string): { identity: ServiceIdentity; config: ServiceIdentityEnvironmentConfig } {
   const si = m.service_identities?.find((x) => x.name === identity);
   if (si === undefined) throw new ClefError('IDENTITY_NOT_FOUND', `Service identity '${identity}' not found in manifest.`);
-  const config = si.environments[environment];
+  const config = Object.hasOwn(si.environments, environment) ? si.environments[environment] : undefined;
   if (config === undefined) throw new ClefError('ENVIRONMENT_NOT_FOUND', `Environment '${environment}' not found on service identity '${identity}'.`);
   return { identity: si, config };
 }
